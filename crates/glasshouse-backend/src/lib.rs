@@ -1,0 +1,189 @@
+//! Execution backends: how glasshouse starts, waits for and stops the command it records.
+//!
+//! The contract is [`ExecutionBackend`]. The `process` backend runs the command as a plain child
+//! (isolation `none`); `kata` and `firecracker` are named so that users get a clear answer, and
+//! answer [`BackendError::NotAvailable`] in this build. Backends never decide what is recorded:
+//! the sensor observes whatever a backend starts.
+
+mod process;
+
+pub use process::ProcessBackend;
+
+use std::ffi::OsString;
+use std::process::{ChildStderr, ChildStdout};
+
+/// Errors of an execution backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The backend exists in glasshouse's design but not in this build or on this machine.
+    #[error("backend {backend:?} is not available in this build: {reason}")]
+    NotAvailable {
+        /// The backend's name.
+        backend: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
+    /// The command was not found (exit code 127 by convention).
+    #[error("command not found: {program}")]
+    CommandNotFound {
+        /// The program as given.
+        program: String,
+    },
+    /// The command exists but cannot be executed (exit code 126 by convention).
+    #[error("command cannot be executed: {program}: {source}")]
+    NotExecutable {
+        /// The program as given.
+        program: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// Starting the command failed for another reason (resources, a failed pre-exec hook).
+    #[error("cannot start {program}: {source}")]
+    SpawnFailed {
+        /// The program as given.
+        program: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Waiting for or signalling the command failed.
+    #[error("cannot {action} process {pid}: {source}")]
+    Control {
+        /// What was attempted.
+        action: &'static str,
+        /// The process.
+        pid: u32,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// A hook run in the child after fork and before exec. It must be async-signal-safe: no
+/// allocation, no locks; raw system calls only.
+pub type BeforeExecHook = Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>;
+
+/// What to run and how to connect it.
+pub struct CommandSpec {
+    /// The program (looked up in `PATH` when it has no slash).
+    pub program: OsString,
+    /// Its arguments, without the program name.
+    pub args: Vec<OsString>,
+    /// Pipe stdout and stderr to glasshouse (for hashing) instead of inheriting them.
+    pub capture_output: bool,
+    /// Hooks run in the child just before exec, in order.
+    pub before_exec: Vec<BeforeExecHook>,
+}
+
+/// A started command.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SpawnedChild {
+    /// The child's process id.
+    pub pid: u32,
+    /// Its stdout, when captured.
+    pub stdout: Option<ChildStdout>,
+    /// Its stderr, when captured.
+    pub stderr: Option<ChildStderr>,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Termination {
+    /// It exited with this status.
+    Exited(i32),
+    /// A signal ended it.
+    Signaled(i32),
+}
+
+impl Termination {
+    /// The shell convention: the status, or 128+N for signal N.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::Exited(code) => code,
+            Self::Signaled(sig) => 128 + sig,
+        }
+    }
+}
+
+/// What a backend is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackendInfo {
+    /// `process`, `kata`, `firecracker`.
+    pub name: &'static str,
+    /// The isolation it applies (`none` for `process`).
+    pub isolation: &'static str,
+    /// Whether a sensor can run inside its guest (`--profile guest|combined`).
+    pub has_guest_sensor: bool,
+}
+
+/// The contract every execution backend keeps.
+pub trait ExecutionBackend {
+    /// Names the backend and what it supports. Never fails.
+    fn identify(&self) -> BackendInfo;
+
+    /// Starts the command. On success the command's first instruction has not run before every
+    /// `before_exec` hook succeeded, stdin is inherited, and stdout/stderr are piped when asked.
+    /// A program that is missing or not executable is reported as such, never as a generic error.
+    fn spawn(&mut self, spec: CommandSpec) -> Result<SpawnedChild, BackendError>;
+
+    /// Blocks until the command (the root process only) ends, and reports how. Descendants are
+    /// not waited for.
+    fn wait(&mut self) -> Result<Termination, BackendError>;
+
+    /// Sends a signal to the command. Safe against pid reuse: after the command has been waited
+    /// for, this does nothing.
+    fn kill(&self, signal: i32) -> Result<(), BackendError>;
+}
+
+/// The backends glasshouse knows of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// A plain child process, no isolation.
+    Process,
+    /// Kata Containers (a VM per command).
+    Kata,
+    /// Firecracker microVM.
+    Firecracker,
+}
+
+impl BackendKind {
+    /// Every backend, for help texts.
+    pub const ALL: [BackendKind; 3] = [Self::Process, Self::Kata, Self::Firecracker];
+
+    /// The backend's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Process => "process",
+            Self::Kata => "kata",
+            Self::Firecracker => "firecracker",
+        }
+    }
+
+    /// Opens the backend, or says why it is not available.
+    pub fn open(self) -> Result<Box<dyn ExecutionBackend + Send>, BackendError> {
+        match self {
+            Self::Process => Ok(Box::new(ProcessBackend::new())),
+            Self::Kata => Err(BackendError::NotAvailable {
+                backend: "kata",
+                reason: "this build has no Kata runtime integration; use --backend process",
+            }),
+            Self::Firecracker => Err(BackendError::NotAvailable {
+                backend: "firecracker",
+                reason: "this build has no Firecracker integration; use --backend process",
+            }),
+        }
+    }
+}
+
+/// Backends whose guest can run a sensor (for `--profile guest|combined`). None in this build.
+pub fn backends_with_guest_sensor() -> Vec<&'static str> {
+    BackendKind::ALL
+        .iter()
+        .filter_map(|k| k.open().ok())
+        .filter(|b| b.identify().has_guest_sensor)
+        .map(|b| b.identify().name)
+        .collect()
+}

@@ -1,0 +1,178 @@
+//! The `process` backend: the command runs as a direct child of glasshouse, without isolation.
+
+use crate::{
+    BackendError, BackendInfo, CommandSpec, ExecutionBackend, SpawnedChild, Termination,
+};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::process::{Child, Command, Stdio};
+
+/// Runs the command as a plain child process.
+#[derive(Debug, Default)]
+pub struct ProcessBackend {
+    child: Option<Child>,
+    /// A pidfd for the child, so signals never reach a reused pid.
+    pidfd: Option<OwnedFd>,
+    exited: bool,
+}
+
+impl ProcessBackend {
+    /// A backend with no child yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn classify_spawn_error(program: String, err: std::io::Error) -> BackendError {
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => BackendError::CommandNotFound { program },
+        Some(libc::EACCES | libc::EPERM | libc::ENOEXEC | libc::EISDIR | libc::ENOTDIR) => {
+            BackendError::NotExecutable {
+                program,
+                source: err,
+            }
+        }
+        _ => BackendError::SpawnFailed {
+            program,
+            source: err,
+        },
+    }
+}
+
+impl ExecutionBackend for ProcessBackend {
+    fn identify(&self) -> BackendInfo {
+        BackendInfo {
+            name: "process",
+            isolation: "none",
+            has_guest_sensor: false,
+        }
+    }
+
+    fn spawn(&mut self, spec: CommandSpec) -> Result<SpawnedChild, BackendError> {
+        let program = spec.program.to_string_lossy().into_owned();
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args).stdin(Stdio::inherit());
+        if spec.capture_output {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        for mut hook in spec.before_exec {
+            // SAFETY: the hooks' contract (BeforeExecHook) is async-signal-safety: they make raw
+            // system calls only, which is what pre_exec requires between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || hook());
+            }
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| classify_spawn_error(program.clone(), e))?;
+        let pid = child.id();
+        let pidfd = rustix::process::Pid::from_raw(pid as i32).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
+        let spawned = SpawnedChild {
+            pid,
+            stdout: child.stdout.take(),
+            stderr: child.stderr.take(),
+        };
+        self.child = Some(child);
+        self.pidfd = pidfd;
+        self.exited = false;
+        Ok(spawned)
+    }
+
+    fn wait(&mut self) -> Result<Termination, BackendError> {
+        let child = self.child.as_mut().ok_or(BackendError::Control {
+            action: "wait for",
+            pid: 0,
+            source: std::io::Error::other("no command was started"),
+        })?;
+        let pid = child.id();
+        let status = child.wait().map_err(|source| BackendError::Control {
+            action: "wait for",
+            pid,
+            source,
+        })?;
+        self.exited = true;
+        self.pidfd = None;
+        Ok(match (status.code(), status.signal()) {
+            (Some(code), _) => Termination::Exited(code),
+            (None, Some(sig)) => Termination::Signaled(sig),
+            (None, None) => Termination::Exited(status.into_raw()),
+        })
+    }
+
+    fn kill(&self, signal: i32) -> Result<(), BackendError> {
+        let (Some(pidfd), false) = (&self.pidfd, self.exited) else {
+            return Ok(());
+        };
+        let pid = self.child.as_ref().map_or(0, Child::id);
+        let sig = rustix::process::Signal::from_named_raw(signal).ok_or(BackendError::Control {
+            action: "signal",
+            pid,
+            source: std::io::Error::from_raw_os_error(libc::EINVAL),
+        })?;
+        match rustix::process::pidfd_send_signal(pidfd, sig) {
+            // The child already exited but was not reaped yet: nothing to signal.
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(e) => Err(BackendError::Control {
+                action: "signal",
+                pid,
+                source: e.into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(program: &str, args: &[&str]) -> CommandSpec {
+        CommandSpec {
+            program: program.into(),
+            args: args.iter().map(Into::into).collect(),
+            capture_output: false,
+            before_exec: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn exit_status_is_reported() {
+        let mut b = ProcessBackend::new();
+        b.spawn(spec("sh", &["-c", "exit 7"])).unwrap();
+        assert_eq!(b.wait().unwrap(), Termination::Exited(7));
+    }
+
+    #[test]
+    fn signal_is_reported_and_kill_after_wait_is_harmless() {
+        let mut b = ProcessBackend::new();
+        b.spawn(spec("sleep", &["30"])).unwrap();
+        b.kill(libc::SIGTERM).unwrap();
+        let t = b.wait().unwrap();
+        assert_eq!(t, Termination::Signaled(libc::SIGTERM));
+        assert_eq!(t.exit_code(), 143);
+        b.kill(libc::SIGKILL).unwrap();
+    }
+
+    #[test]
+    fn missing_and_non_executable_commands_are_classified() {
+        let mut b = ProcessBackend::new();
+        assert!(matches!(
+            b.spawn(spec("glasshouse-no-such-command", &[])),
+            Err(BackendError::CommandNotFound { .. })
+        ));
+        assert!(matches!(
+            b.spawn(spec("/etc/hostname", &[])),
+            Err(BackendError::NotExecutable { .. })
+        ));
+    }
+
+    #[test]
+    fn vm_backends_say_they_are_not_available() {
+        for kind in [crate::BackendKind::Kata, crate::BackendKind::Firecracker] {
+            let err = kind.open().err().unwrap();
+            assert!(err.to_string().contains("not available in this build"));
+        }
+        assert!(crate::backends_with_guest_sensor().is_empty());
+    }
+}

@@ -7,7 +7,7 @@
 
 mod process;
 
-pub use process::ProcessBackend;
+pub use process::{ChildControl, ProcessBackend};
 
 use std::ffi::OsString;
 use std::process::{ChildStderr, ChildStdout};
@@ -84,11 +84,13 @@ pub struct SpawnedChild {
     pub stdout: Option<ChildStdout>,
     /// Its stderr, when captured.
     pub stderr: Option<ChildStderr>,
+    /// A handle that signals the child from any thread (for forwarding signals while another
+    /// thread waits).
+    pub control: ChildControl,
 }
 
-/// How a process ended.
+/// How a process ended (POSIX knows exactly these two ways).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Termination {
     /// It exited with this status.
     Exited(i32),

@@ -1,19 +1,56 @@
 //! The `process` backend: the command runs as a direct child of glasshouse, without isolation.
 
-use crate::{
-    BackendError, BackendInfo, CommandSpec, ExecutionBackend, SpawnedChild, Termination,
-};
+use crate::{BackendError, BackendInfo, CommandSpec, ExecutionBackend, SpawnedChild, Termination};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 /// Runs the command as a plain child process.
 #[derive(Debug, Default)]
 pub struct ProcessBackend {
     child: Option<Child>,
-    /// A pidfd for the child, so signals never reach a reused pid.
-    pidfd: Option<OwnedFd>,
-    exited: bool,
+    control: Option<ChildControl>,
+}
+
+/// Signals one process through a pidfd, so a signal never reaches a reused pid.
+#[derive(Debug, Clone)]
+pub struct ChildControl {
+    pid: u32,
+    pidfd: Option<Arc<OwnedFd>>,
+}
+
+impl ChildControl {
+    /// A handle for `pid`, opened now. `None` inside when the process is already gone.
+    pub fn open(pid: u32) -> Self {
+        let pidfd = rustix::process::Pid::from_raw(pid as i32)
+            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+            .map(Arc::new);
+        Self { pid, pidfd }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `signal`. A process that has already exited is not an error.
+    pub fn signal(&self, signal: i32) -> Result<(), BackendError> {
+        let Some(pidfd) = &self.pidfd else {
+            return Ok(());
+        };
+        let control_error = |source| BackendError::Control {
+            action: "signal",
+            pid: self.pid,
+            source,
+        };
+        let sig = rustix::process::Signal::from_named_raw(signal)
+            .ok_or_else(|| control_error(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
+        match rustix::process::pidfd_send_signal(pidfd, sig) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(e) => Err(control_error(e.into())),
+        }
+    }
 }
 
 impl ProcessBackend {
@@ -66,17 +103,15 @@ impl ExecutionBackend for ProcessBackend {
             .spawn()
             .map_err(|e| classify_spawn_error(program.clone(), e))?;
         let pid = child.id();
-        let pidfd = rustix::process::Pid::from_raw(pid as i32).and_then(|p| {
-            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
-        });
+        let control = ChildControl::open(pid);
         let spawned = SpawnedChild {
             pid,
             stdout: child.stdout.take(),
             stderr: child.stderr.take(),
+            control: control.clone(),
         };
         self.child = Some(child);
-        self.pidfd = pidfd;
-        self.exited = false;
+        self.control = Some(control);
         Ok(spawned)
     }
 
@@ -92,8 +127,6 @@ impl ExecutionBackend for ProcessBackend {
             pid,
             source,
         })?;
-        self.exited = true;
-        self.pidfd = None;
         Ok(match (status.code(), status.signal()) {
             (Some(code), _) => Termination::Exited(code),
             (None, Some(sig)) => Termination::Signaled(sig),
@@ -102,24 +135,9 @@ impl ExecutionBackend for ProcessBackend {
     }
 
     fn kill(&self, signal: i32) -> Result<(), BackendError> {
-        let (Some(pidfd), false) = (&self.pidfd, self.exited) else {
-            return Ok(());
-        };
-        let pid = self.child.as_ref().map_or(0, Child::id);
-        let sig = rustix::process::Signal::from_named_raw(signal).ok_or(BackendError::Control {
-            action: "signal",
-            pid,
-            source: std::io::Error::from_raw_os_error(libc::EINVAL),
-        })?;
-        match rustix::process::pidfd_send_signal(pidfd, sig) {
-            // The child already exited but was not reaped yet: nothing to signal.
-            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
-            Err(e) => Err(BackendError::Control {
-                action: "signal",
-                pid,
-                source: e.into(),
-            }),
-        }
+        // The pidfd keeps naming the original child even after it was reaped, so this can never
+        // signal a reused pid.
+        self.control.as_ref().map_or(Ok(()), |c| c.signal(signal))
     }
 }
 
@@ -157,12 +175,13 @@ mod tests {
     #[test]
     fn missing_and_non_executable_commands_are_classified() {
         let mut b = ProcessBackend::new();
+        let not_executable = tempfile::NamedTempFile::new().unwrap();
         assert!(matches!(
             b.spawn(spec("glasshouse-no-such-command", &[])),
             Err(BackendError::CommandNotFound { .. })
         ));
         assert!(matches!(
-            b.spawn(spec("/etc/hostname", &[])),
+            b.spawn(spec(not_executable.path().to_str().unwrap(), &[])),
             Err(BackendError::NotExecutable { .. })
         ));
     }

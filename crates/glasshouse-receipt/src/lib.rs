@@ -35,7 +35,9 @@ pub enum ReceiptError {
         supported: u64,
     },
     /// The `version` field is missing or not of the form `vMAJOR.MINOR.PATCH`.
-    #[error("receipt has no valid \"version\" field (expected \"vMAJOR.MINOR.PATCH\", found {found:?})")]
+    #[error(
+        "receipt has no valid \"version\" field (expected \"vMAJOR.MINOR.PATCH\", found {found:?})"
+    )]
     MissingVersion {
         /// What was found instead, if anything.
         found: Option<String>,
@@ -122,7 +124,11 @@ pub fn check_version(version: Option<&str>) -> Result<(), ReceiptError> {
         found: version.map(str::to_owned),
     };
     let v = version.ok_or_else(missing)?;
-    let parts: Vec<&str> = v.strip_prefix('v').ok_or_else(missing)?.split('.').collect();
+    let parts: Vec<&str> = v
+        .strip_prefix('v')
+        .ok_or_else(missing)?
+        .split('.')
+        .collect();
     if parts.len() != 3 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
         return Err(missing());
     }
@@ -157,11 +163,23 @@ pub fn check_writable(path: &Path) -> Result<(), ReceiptError> {
             "it is a directory",
         )));
     }
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("directory {} does not exist", dir.display()),
+        )));
+    }
     tempfile::Builder::new()
         .prefix(".glasshouse-probe-")
-        .tempfile_in(parent_dir(path))
+        .tempfile_in(dir)
         .map(drop)
-        .map_err(io)
+        .map_err(|e| {
+            io(std::io::Error::new(
+                e.kind(),
+                format!("directory {} is not writable", dir.display()),
+            ))
+        })
 }
 
 /// Writes bytes atomically (temp file in the same directory, mode 0600, fsync, rename).
@@ -217,7 +235,9 @@ mod tests {
             "2026-01-01T00:00:00Z".into(),
         );
         r.outcome.exit_code = Some(0);
-        r.filesystem.reads.push(OsText::from_bytes(vec![b'/', 0xff]));
+        r.filesystem
+            .reads
+            .push(OsText::from_bytes(vec![b'/', 0xff]));
         r
     }
 
@@ -252,7 +272,8 @@ mod tests {
 
     #[test]
     fn v0_3_0_receipt_reads_without_new_fields() {
-        let mut value: serde_json::Value = serde_json::from_str(&sample().to_json().unwrap()).unwrap();
+        let mut value: serde_json::Value =
+            serde_json::from_str(&sample().to_json().unwrap()).unwrap();
         value["version"] = "v0.3.0".into();
         value.as_object_mut().unwrap().remove("sensor");
         let r = Receipt::from_json(&value.to_string()).unwrap();
@@ -268,7 +289,10 @@ mod tests {
         sample().write_atomic(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("receipt.json")]);
     }
 
@@ -279,7 +303,10 @@ mod tests {
         assert!(sample().write_atomic(&path).is_err());
         assert!(!path.exists());
         assert!(check_writable(&path).is_err());
-        assert!(check_writable(dir.path()).is_err(), "a directory is not a receipt path");
+        assert!(
+            check_writable(dir.path()).is_err(),
+            "a directory is not a receipt path"
+        );
         assert!(check_writable(&dir.path().join("r.json")).is_ok());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

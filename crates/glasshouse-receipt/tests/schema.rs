@@ -40,6 +40,9 @@ fn sample_receipt_validates_against_committed_schema() {
         .writes
         .push(glasshouse_receipt::OsText::from_bytes(vec![0xc3, 0x28]));
     let value = serde_json::to_value(&r).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:?}");
 }

@@ -1,0 +1,48 @@
+//! glasshouse's own exit codes, chosen outside the range commands commonly use for themselves.
+
+/// Usage or set-up error before the command started: bad options, an unsupported profile or
+/// backend, a receipt path that cannot be written, a policy that does not load.
+pub const USAGE: i32 = 125;
+/// `--profile host` was asked for but the kernel sensor could not start (not root, no BTF, BPF
+/// refused). The command was not run.
+pub const SENSOR_UNAVAILABLE: i32 = 124;
+/// The command ran but its receipt could not be written.
+pub const RECEIPT_WRITE_FAILED: i32 = 123;
+/// `--enforce-exit` was given and the policy found violations.
+pub const POLICY_VIOLATION: i32 = 122;
+/// The command exists but cannot be executed (shell convention).
+pub const NOT_EXECUTABLE: i32 = 126;
+/// The command was not found (shell convention).
+pub const NOT_FOUND: i32 = 127;
+
+/// An error that ends glasshouse with a specific exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Exit {
+    /// The exit code.
+    pub code: i32,
+    /// The one-line message printed on stderr.
+    pub message: String,
+}
+
+impl Exit {
+    /// An exit with a code and a message.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The exit-code table, for `--help`.
+pub const TABLE: &str = "\
+Exit codes of `glasshouse run`:
+  N        the command's own exit status
+  128+N    the command was killed by signal N
+  127      the command was not found
+  126      the command exists but cannot be executed
+  125      usage or set-up error; the command was not run
+  124      --profile given but the eBPF sensor could not start; the command was not run
+  123      the command ran but the receipt could not be written
+  122      --enforce-exit given and the policy found violations";

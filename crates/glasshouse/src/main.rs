@@ -1,0 +1,88 @@
+//! The glasshouse command line: thin glue over the receipt, backend, sensor and policy crates.
+
+mod exit;
+#[path = "policy_stub.rs"]
+mod policy_cmd;
+mod run;
+mod tee;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+const RUN_EXAMPLE: &str = "\
+Example:
+  sudo glasshouse run --profile host -- python3 demo/sneaky.py
+  sudo glasshouse run --profile host --receipt out/r.json --policy examples/policies/coding-agent.toml -- make test
+  glasshouse run -- ls -l          # plain runner: no sensor, no receipt, no root needed";
+
+/// Auditing-first sandbox: run a command and get a receipt of what it really did on the machine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "glasshouse",
+    version,
+    after_help = "Example:\n  sudo glasshouse run --profile host -- python3 demo/sneaky.py\n  glasshouse policy check --policy examples/policies/coding-agent.toml receipt.json\n  glasshouse schema > receipt.schema.json"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a command; with --profile, trace its whole process tree and write a receipt.
+    #[command(after_help = format!("{RUN_EXAMPLE}\n\n{}\n\nEnvironment:\n  GLASSHOUSE_BPF_DIR        load glasshouse.bpf.o from this directory instead of the built-in object\n  GLASSHOUSE_CAPTURE_ARGV   argv capture: unset or 1 = on (default on native Linux), 0 = off, force = on even where it is off by default (WSL)", exit::TABLE))]
+    Run(run::RunArgs),
+    /// Print the JSON Schema of the receipts this glasshouse writes.
+    #[command(after_help = "Example:\n  glasshouse schema > receipt.schema.json")]
+    Schema,
+    /// Evaluate receipts against a policy.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+}
+
+fn main() -> ExitCode {
+    let is_run = std::env::args_os().nth(1).is_some_and(|a| a == "run");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                // `run` reserves the small codes for the command itself.
+                _ if is_run => exit::USAGE,
+                _ => 2,
+            };
+            return to_exit_code(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Run(args) => match run::run(args) {
+            Ok(code) => code,
+            Err(e) => report(&e),
+        },
+        Command::Schema => {
+            print!("{}", glasshouse_receipt::schema_json());
+            0
+        }
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+    };
+    to_exit_code(code)
+}
+
+/// Prints a failure as one line and picks its exit code.
+fn report(err: &anyhow::Error) -> i32 {
+    match err.downcast_ref::<exit::Exit>() {
+        Some(e) => {
+            eprintln!("glasshouse: error: {}", e.message);
+            e.code
+        }
+        None => {
+            eprintln!("glasshouse: error: {err:#}");
+            exit::USAGE
+        }
+    }
+}
+
+fn to_exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code & 0xff).unwrap_or(u8::MAX))
+}

@@ -189,6 +189,19 @@ pub struct FailedOperation {
     pub count: u64,
 }
 
+impl FailedOperation {
+    /// One failure of `syscall` on `target` with `errno` (named `error`), counted once.
+    pub fn new(syscall: &str, target: Option<OsText>, errno: i32, error: &str) -> Self {
+        Self {
+            syscall: syscall.to_owned(),
+            target,
+            errno,
+            error: error.to_owned(),
+            count: 1,
+        }
+    }
+}
+
 /// Outbound network activity.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[non_exhaustive]

@@ -3,10 +3,11 @@
 use crate::exit::{self, Exit};
 use crate::tee::{self, Tee};
 use anyhow::Result;
-use glasshouse_backend::{BackendError, BackendKind, CommandSpec, Termination};
+use glasshouse_backend::{BackendError, BackendKind, ChildControl, CommandSpec, Termination};
 use glasshouse_receipt::{
     ArgvCapture, LegacyProcess, OsText, ProcessNode, Provenance, Receipt, SensorCoverage,
 };
+use glasshouse_sensor::{Sensor, SensorOptions};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -118,22 +119,32 @@ pub fn run(args: RunArgs) -> Result<i32> {
         None => None,
     };
 
+    let sensor_options =
+        SensorOptions::from_env().map_err(|e| Exit::new(exit::USAGE, e.to_string()))?;
+    let sensor = Sensor::start(&sensor_options, std::process::id())
+        .map_err(|e| Exit::new(exit::SENSOR_UNAVAILABLE, e.to_string()))?;
+    // Orphaned descendants are re-parented to glasshouse, so they can be waited for and ended.
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|e| Exit::new(exit::USAGE, format!("cannot become a child subreaper: {e}")))?;
+
     let execution_id = uuid::Uuid::now_v7().to_string();
     let timestamp = now_rfc3339();
-    let started = Instant::now();
-    let spec = CommandSpec {
-        program: args.command[0].clone(),
-        args: args.command[1..].to_vec(),
-        capture_output: true,
-        before_exec: Vec::new(),
-    };
     let mut receipt = Receipt::new(execution_id, provenance, timestamp);
     fill_environment(&mut receipt, &args.command);
     receipt.execution.backend = info.name.to_owned();
     receipt.execution.isolation = info.isolation.to_owned();
 
-    let spawned = backend.spawn(spec);
-    let (termination, ran) = match spawned {
+    let signals = SignalForwarder::install()?;
+    let started = Instant::now();
+    let spec = CommandSpec {
+        program: args.command[0].clone(),
+        args: args.command[1..].to_vec(),
+        capture_output: true,
+        before_exec: vec![sensor.tracking_hook()],
+    };
+    let mut ended = Vec::new();
+    let mut linger_ms = 0;
+    let (termination, ran) = match backend.spawn(spec) {
         Ok(mut child) => {
             let stdout = child
                 .stdout
@@ -143,22 +154,15 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 .stderr
                 .take()
                 .map(|s| Tee::start(s, std::io::stderr()));
-            let forwarder = forward_signals(child.control.clone())?;
-            let termination = backend.wait()?;
+            let forwarding = signals.forward_to(child.control.clone());
+            let termination = backend.wait();
             receipt.timing.duration_ms = started.elapsed().as_millis() as u64;
-            forwarder.close();
-            let mut root = ProcessNode::default();
-            root.pid = child.pid;
-            root.ppid = std::process::id();
-            root.exe = resolve_program(&args.command[0]);
-            root.argv = args
-                .command
-                .iter()
-                .map(|a| OsText::from(a.as_os_str()))
-                .collect();
-            root.working_dir = receipt.environment.working_dir.clone().unwrap_or_default();
-            receipt.process_tree.push(root);
-            let deadline = Duration::from_secs_f64(args.linger.max(1.0));
+            let linger_started = Instant::now();
+            ended = linger(&sensor, Duration::from_secs_f64(args.linger));
+            linger_ms = linger_started.elapsed().as_millis() as u64;
+            forwarding.close();
+            let termination = termination?;
+            let deadline = Duration::from_secs(2);
             for (tee, hash, bytes) in [
                 (
                     stdout,
@@ -180,6 +184,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             (termination, true)
         }
         Err(e) => {
+            signals.close();
             receipt.timing.duration_ms = started.elapsed().as_millis() as u64;
             receipt.artifacts.stdout_hash = tee::empty_sha256();
             receipt.artifacts.stderr_hash = tee::empty_sha256();
@@ -189,9 +194,18 @@ pub fn run(args: RunArgs) -> Result<i32> {
             (Termination::Exited(code), false)
         }
     };
+    reap_orphans();
     record_outcome(&mut receipt, termination, ran);
     fill_resources(&mut receipt);
-    receipt.sensor = Some(no_sensor_coverage());
+    let observed = sensor.finish(&ended, linger_ms);
+    receipt.process_tree = observed.process_tree;
+    receipt.filesystem.reads = observed.filesystem.reads;
+    receipt.filesystem.writes = observed.filesystem.writes;
+    receipt.filesystem.deletes = observed.filesystem.deletes;
+    receipt.filesystem.failed = observed.filesystem.failed;
+    receipt.network = observed.network;
+    receipt.syscalls = observed.syscalls;
+    receipt.sensor = Some(observed.coverage);
     receipt.processes = receipt
         .process_tree
         .iter()
@@ -236,14 +250,16 @@ fn run_plain(
         capture_output: false,
         before_exec: Vec::new(),
     };
+    let signals = SignalForwarder::install()?;
     match backend.spawn(spec) {
         Ok(child) => {
-            let forwarder = forward_signals(child.control.clone())?;
-            let termination = backend.wait()?;
-            forwarder.close();
-            Ok(termination.exit_code())
+            let forwarding = signals.forward_to(child.control.clone());
+            let termination = backend.wait();
+            forwarding.close();
+            Ok(termination?.exit_code())
         }
         Err(e) => {
+            signals.close();
             let code = spawn_error_code(&e)?;
             eprintln!("glasshouse: {e}");
             Ok(code)
@@ -340,17 +356,6 @@ fn resolve_program(program: &OsString) -> OsText {
         .map_or_else(|| OsText::from(p), |c| OsText::from(c.as_path()))
 }
 
-fn no_sensor_coverage() -> SensorCoverage {
-    let mut c = SensorCoverage::default();
-    c.kind = "none".to_owned();
-    c.complete = false;
-    c.argv_capture = ArgvCapture::new("default", false, Some("no kernel sensor ran".to_owned()));
-    c.notes.push(
-        "no kernel sensor ran: process_tree holds only the root process and filesystem, network and syscalls were not observed".to_owned(),
-    );
-    c
-}
-
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -406,29 +411,77 @@ fn summary(r: &Receipt, path: &std::path::Path) -> String {
     )
 }
 
-/// Forwards SIGINT, SIGTERM and SIGHUP to the child while it runs; glasshouse itself keeps
-/// going so that it can finish the receipt.
-struct Forwarder {
+/// After the root exits, keeps recording while descendants still run, for up to `linger`;
+/// then ends what is left of the tree (by pidfd, never by name) and returns their pids.
+fn linger(sensor: &Sensor, linger: Duration) -> Vec<u32> {
+    let start = Instant::now();
+    while !sensor.live_processes().is_empty() && start.elapsed() < linger {
+        reap_orphans();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = sensor.live_processes();
+    for pid in &left {
+        let _ = ChildControl::open(*pid).signal(libc::SIGKILL);
+    }
+    // SIGKILL is not instant: give the kernel a moment to report the exits.
+    let kill_deadline = Instant::now() + Duration::from_secs(2);
+    while !sensor.live_processes().is_empty() && Instant::now() < kill_deadline {
+        reap_orphans();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    left
+}
+
+/// Waits for every exited child glasshouse has (orphans re-parented to it as subreaper).
+fn reap_orphans() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    while let Ok(status) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP from before the child exists (so none can kill
+/// glasshouse and orphan the child) and forwards them to the child once it runs; glasshouse
+/// itself keeps going so that it can finish the receipt.
+struct SignalForwarder {
+    signals: signal_hook::iterator::Signals,
+}
+
+/// The running forwarder thread.
+struct Forwarding {
     handle: signal_hook::iterator::Handle,
     thread: std::thread::JoinHandle<()>,
 }
 
-impl Forwarder {
+impl SignalForwarder {
+    fn install() -> Result<Self> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| Exit::new(exit::USAGE, format!("cannot install signal handlers: {e}")))?;
+        Ok(Self { signals })
+    }
+
+    /// Forwards what was caught so far, and everything caught later, to the child.
+    fn forward_to(mut self, control: ChildControl) -> Forwarding {
+        let handle = self.signals.handle();
+        let thread = std::thread::spawn(move || {
+            for sig in self.signals.forever() {
+                let _ = control.signal(sig);
+            }
+        });
+        Forwarding { handle, thread }
+    }
+
+    fn close(self) {
+        self.signals.handle().close();
+    }
+}
+
+impl Forwarding {
     fn close(self) {
         self.handle.close();
         let _ = self.thread.join();
     }
-}
-
-fn forward_signals(control: glasshouse_backend::ChildControl) -> Result<Forwarder> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Exit::new(exit::USAGE, format!("cannot install signal handlers: {e}")))?;
-    let handle = signals.handle();
-    let thread = std::thread::spawn(move || {
-        for sig in signals.forever() {
-            let _ = control.signal(sig);
-        }
-    });
-    Ok(Forwarder { handle, thread })
 }

@@ -1,0 +1,64 @@
+/* Layouts shared by the BPF programs (glasshouse.bpf.c) and the Rust decoder (src/event.rs).
+ * Every field has a fixed size and offset; change both sides together. */
+#ifndef GLASSHOUSE_H
+#define GLASSHOUSE_H
+
+/* Event kinds. */
+#define GH_EV_FORK 1    /* a new process of the tree: aux = parent tgid, s0 = cwd */
+#define GH_EV_EXEC 2    /* s0 = exe, s1 = cwd, s2 = argv (NUL-separated), s3 = filename as passed */
+#define GH_EV_EXIT 3    /* the last thread of a process exited: ret = wait status */
+#define GH_EV_OPEN 4    /* an open succeeded: s0 = resolved path, extra = GH_ACC_* bits, aux = nr */
+#define GH_EV_PATHOP 5  /* a path syscall ended: aux = nr, ret = result; s0/s1 = base/raw of path A,
+                         * s2/s3 = base/raw of path B (base is empty when raw is absolute) */
+#define GH_EV_NET 6     /* reserved for the network sensor */
+
+/* Access bits of GH_EV_OPEN. */
+#define GH_ACC_READ 1
+#define GH_ACC_WRITE 2
+#define GH_ACC_CREATE 4
+#define GH_ACC_TRUNC 8
+
+/* Flags: bit i (i < 4) = string i was truncated; bit 4+i = string i is a path outside any
+ * mount namespace (memfd, pipe, ...); bit 8+i = string i names an unlinked file. */
+#define GH_FLAG_TRUNCATED(i) (1u << (i))
+#define GH_FLAG_DETACHED(i) (1u << (4 + (i)))
+#define GH_FLAG_UNLINKED(i) (1u << (8 + (i)))
+
+/* Hooks, for per-hook loss counters. */
+#define GH_HOOK_FORK 0
+#define GH_HOOK_EXEC 1
+#define GH_HOOK_EXIT 2
+#define GH_HOOK_SYS_ENTER 3
+#define GH_HOOK_SYS_EXIT 4
+#define GH_HOOK_IO_URING 5
+#define GH_HOOK_NET 6
+#define GH_HOOK_COUNT 8
+
+/* Counters in the `stats` array besides losses. */
+#define GH_STAT_LOST_BASE 0           /* [0, GH_HOOK_COUNT): events lost per hook */
+#define GH_STAT_TRACK_FULL 8          /* a new process could not be tracked (map full) */
+#define GH_STAT_COUNT 16
+
+#define GH_MAX_SYSCALLS 512
+#define GH_PATH_MAX 4096
+#define GH_ARGV_MAX 8192
+#define GH_STRINGS 4
+
+struct gh_event_header {
+    unsigned int kind;
+    unsigned int tgid;
+    unsigned int pid;
+    unsigned int aux;
+    long long ret;
+    unsigned long long extra;
+    unsigned int flags;
+    unsigned short len[GH_STRINGS];
+    unsigned int pad;
+};  /* 48 bytes, followed by the strings back to back (no NULs) */
+
+struct gh_process {
+    unsigned int ppid;
+    unsigned int pad;
+};
+
+#endif

@@ -1,0 +1,365 @@
+//! Folds decoded events into receipt parts: the process tree, file sets, failed operations.
+//!
+//! Runs on the drain thread. Order-tolerant where it can be; where order matters (a pid reused
+//! inside one run) it relies on the ring buffer's order, which follows the kernel's: a process's
+//! exit is always reserved before a later process can be given its pid.
+
+use crate::event::{self, Event};
+use glasshouse_receipt::{ExecImage, FailedOperation, OsText, ProcessNode, Truncation};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[derive(Debug, Clone, Default)]
+struct Image {
+    exe: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+    cwd: Vec<u8>,
+    argv_truncated: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    image: Image,
+    /// Every exec, in order.
+    execs: Vec<Image>,
+    /// Wait status, once the process exited.
+    status: Option<i64>,
+}
+
+/// Everything learned from the events so far.
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    root_ppid: u32,
+    live: HashMap<u32, Proc>,
+    finished: Vec<Proc>,
+    reads: BTreeSet<Vec<u8>>,
+    writes: BTreeSet<Vec<u8>>,
+    deletes: BTreeSet<Vec<u8>>,
+    failed: BTreeMap<(u32, Vec<u8>, i32), u64>,
+    truncated: BTreeSet<Truncation>,
+    /// Records that could not be decoded (a layout mismatch between object and loader).
+    pub malformed: u64,
+    /// Events folded in.
+    pub events: u64,
+}
+
+/// A process as the receipt shows it.
+pub struct ProcessRecord {
+    /// The receipt entry.
+    pub node: ProcessNode,
+    /// Whether it was still running when the records were taken.
+    pub alive: bool,
+}
+
+impl Aggregator {
+    /// An empty aggregate; `root_ppid` is the parent recorded for the root process.
+    pub fn new(root_ppid: u32) -> Self {
+        Self {
+            root_ppid,
+            ..Self::default()
+        }
+    }
+
+    /// Folds one raw ring-buffer record in.
+    pub fn push_raw(&mut self, bytes: &[u8]) {
+        match event::decode(bytes) {
+            Some(e) => self.push(&e),
+            None => self.malformed += 1,
+        }
+    }
+
+    /// Folds one event in.
+    pub fn push(&mut self, e: &Event<'_>) {
+        self.events += 1;
+        match e.kind {
+            event::EV_FORK => self.on_fork(e),
+            event::EV_EXEC => self.on_exec(e),
+            event::EV_EXIT => {
+                if let Some(mut p) = self.live.remove(&e.tgid) {
+                    p.status = Some(e.ret);
+                    self.finished.push(p);
+                }
+            }
+            event::EV_OPEN => {
+                let path = self.path(e, 0);
+                if e.extra & event::ACC_READ != 0 {
+                    self.reads.insert(path.clone());
+                }
+                if e.extra & event::ACC_WRITE != 0 {
+                    self.writes.insert(path);
+                }
+            }
+            event::EV_PATHOP => self.on_pathop(e),
+            _ => self.malformed += 1,
+        }
+    }
+
+    fn on_fork(&mut self, e: &Event<'_>) {
+        let parent_image = self
+            .live
+            .get(&e.aux)
+            .map(|p| p.image.clone())
+            .unwrap_or_default();
+        let cwd = self.path(e, 0);
+        let proc = Proc {
+            pid: e.tgid,
+            ppid: e.aux,
+            image: Image {
+                cwd,
+                ..parent_image
+            },
+            execs: Vec::new(),
+            status: None,
+        };
+        if let Some(old) = self.live.insert(e.tgid, proc) {
+            // Its exit was not seen (lost); keep what we knew.
+            self.finished.push(old);
+        }
+    }
+
+    fn on_exec(&mut self, e: &Event<'_>) {
+        let exe = self.path(e, 0);
+        let cwd = self.path(e, 1);
+        let mut argv: Vec<Vec<u8>> = e.strings[2]
+            .split(|b| *b == 0)
+            .map(<[u8]>::to_vec)
+            .collect();
+        // The argument area ends with a NUL, which leaves one empty piece.
+        if argv.last().is_some_and(Vec::is_empty) {
+            argv.pop();
+        }
+        let argv_truncated = e.truncated(2);
+        if argv_truncated {
+            self.truncated.insert(Truncation::new(
+                "argv",
+                e.tgid,
+                OsText::from_bytes(e.strings[2].to_vec()),
+            ));
+        }
+        let image = Image {
+            exe,
+            argv,
+            cwd,
+            argv_truncated,
+        };
+        let root_ppid = self.root_ppid;
+        let proc = self.live.entry(e.tgid).or_insert_with(|| Proc {
+            pid: e.tgid,
+            ppid: root_ppid,
+            ..Proc::default()
+        });
+        proc.image = image.clone();
+        proc.execs.push(image);
+    }
+
+    fn on_pathop(&mut self, e: &Event<'_>) {
+        let a = self.joined(e, 0, 1);
+        let b = self.joined(e, 2, 3);
+        if e.ret < 0 {
+            let target = a.or(b).unwrap_or_default();
+            *self
+                .failed
+                .entry((e.aux, target, (-e.ret) as i32))
+                .or_insert(0) += 1;
+            return;
+        }
+        let (a, b) = (a.map(resolve_parent), b.map(resolve_parent));
+        match e.aux {
+            // unlink rmdir unlinkat
+            87 | 84 | 263 => self.deletes.extend(a),
+            // rename renameat renameat2: the source disappears, the target is written
+            82 | 264 | 316 => {
+                self.deletes.extend(a);
+                self.writes.extend(b);
+            }
+            // link linkat symlink symlinkat: a new name is written
+            86 | 265 | 88 | 266 => self.writes.extend(b),
+            // truncate mkdir mkdirat mknod mknodat: created or changed
+            76 | 83 | 258 | 133 | 259 => self.writes.extend(a),
+            _ => {}
+        }
+    }
+
+    /// String `i` as a path, marked like the kernel's d_path when its file is already unlinked.
+    fn path(&mut self, e: &Event<'_>, i: usize) -> Vec<u8> {
+        let mut p = e.strings[i].to_vec();
+        if e.truncated(i) {
+            self.truncated.insert(Truncation::new(
+                "path",
+                e.tgid,
+                OsText::from_bytes(p.clone()),
+            ));
+        }
+        if e.unlinked(i) {
+            p.extend_from_slice(b" (deleted)");
+        }
+        p
+    }
+
+    /// The absolute, normalized path of raw string `raw` relative to base string `base`.
+    fn joined(&mut self, e: &Event<'_>, raw: usize, base: usize) -> Option<Vec<u8>> {
+        if e.strings[raw].is_empty() && e.strings[base].is_empty() {
+            return None;
+        }
+        if e.truncated(raw) {
+            self.truncated.insert(Truncation::new(
+                "path",
+                e.tgid,
+                OsText::from_bytes(e.strings[raw].to_vec()),
+            ));
+        }
+        let base = self.path(e, base);
+        Some(join(&base, e.strings[raw]))
+    }
+
+    /// The process tree, sorted by pid (then by order of appearance for a reused pid).
+    pub fn processes(&self) -> Vec<ProcessRecord> {
+        let mut out: Vec<ProcessRecord> = self
+            .finished
+            .iter()
+            .map(|p| (p, false))
+            .chain(self.live.values().map(|p| (p, true)))
+            .map(|(p, alive)| ProcessRecord {
+                node: node(p),
+                alive,
+            })
+            .collect();
+        out.sort_by_key(|r| r.node.pid);
+        out
+    }
+
+    /// Sorted sets of read, written and deleted paths.
+    pub fn files(&self) -> [Vec<OsText>; 3] {
+        [&self.reads, &self.writes, &self.deletes]
+            .map(|set| set.iter().map(|p| OsText::from_bytes(p.clone())).collect())
+    }
+
+    /// Failed operations, sorted by (syscall, target, errno).
+    pub fn failed(&self) -> Vec<FailedOperation> {
+        let mut out: Vec<FailedOperation> = self
+            .failed
+            .iter()
+            .map(|((nr, target, errno), count)| {
+                let mut f = FailedOperation::new(
+                    &crate::syscall_name(*nr),
+                    (!target.is_empty()).then(|| OsText::from_bytes(target.clone())),
+                    *errno,
+                    &crate::errno_name(*errno),
+                );
+                f.count = *count;
+                f
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Everything that was cut short.
+    pub fn truncations(&self) -> Vec<Truncation> {
+        self.truncated.iter().cloned().collect()
+    }
+}
+
+fn node(p: &Proc) -> ProcessNode {
+    let mut n = ProcessNode::default();
+    n.pid = p.pid;
+    n.ppid = p.ppid;
+    n.exe = OsText::from_bytes(p.image.exe.clone());
+    n.argv = p
+        .image
+        .argv
+        .iter()
+        .map(|a| OsText::from_bytes(a.clone()))
+        .collect();
+    n.working_dir = OsText::from_bytes(p.image.cwd.clone());
+    n.argv_truncated = p.image.argv_truncated;
+    if p.execs.len() > 1 {
+        n.execs = p
+            .execs
+            .iter()
+            .map(|i| {
+                let mut x = ExecImage::default();
+                x.exe = OsText::from_bytes(i.exe.clone());
+                x.argv = i
+                    .argv
+                    .iter()
+                    .map(|a| OsText::from_bytes(a.clone()))
+                    .collect();
+                x.working_dir = OsText::from_bytes(i.cwd.clone());
+                x.argv_truncated = i.argv_truncated;
+                x
+            })
+            .collect();
+    }
+    if let Some(status) = p.status {
+        let status = status as i32;
+        let sig = status & 0x7f;
+        if sig == 0 {
+            n.exit_code = Some((status >> 8) & 0xff);
+        } else {
+            n.signal = Some(sig);
+        }
+    }
+    n
+}
+
+/// Joins `raw` to `base` unless it is absolute, then normalizes `.`, `..` and repeated slashes
+/// lexically. An empty `raw` (AT_EMPTY_PATH) names `base` itself.
+pub fn join(base: &[u8], raw: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    let start: &[&[u8]] = if raw.first() == Some(&b'/') {
+        &[]
+    } else {
+        &[base]
+    };
+    for piece in start.iter().chain(std::iter::once(&raw)) {
+        for comp in piece.split(|b| *b == b'/') {
+            match comp {
+                b"" | b"." => {}
+                b".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in &parts {
+        out.push(b'/');
+        out.extend_from_slice(p);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// Resolves symlinks in the directory part of a path that no longer names a file (deleted,
+/// renamed away), so it names the same place an open of that directory would have. Left as it
+/// is when the directory is gone too.
+fn resolve_parent(path: Vec<u8>) -> Vec<u8> {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(&path));
+    match (p.parent(), p.file_name()) {
+        (Some(dir), Some(name)) => match std::fs::canonicalize(dir) {
+            Ok(real) => real.join(name).into_os_string().into_vec(),
+            Err(_) => path,
+        },
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_normalizes() {
+        assert_eq!(join(b"/a/b", b"c"), b"/a/b/c");
+        assert_eq!(join(b"/a/b", b"../c/./d//e"), b"/a/c/d/e");
+        assert_eq!(join(b"/a/b", b"/x/../y"), b"/y");
+        assert_eq!(join(b"/", b"../../.."), b"/");
+        assert_eq!(join(b"/a", b""), b"/a");
+    }
+}

@@ -1,0 +1,466 @@
+//! glasshouse's kernel sensor: eBPF programs (in `bpf/`, compiled object committed) that follow
+//! one process tree by tgid and report what it did, and the user-space side that loads them with
+//! aya, drains their ring buffer on a dedicated thread and folds the events into receipt parts.
+//!
+//! Life cycle: [`Sensor::start`] loads and attaches every hook; [`Sensor::tracking_hook`] is run
+//! by the child between fork and exec, so the command is followed from its first instruction;
+//! [`Sensor::live_processes`] tells which processes of the tree are still running;
+//! [`Sensor::finish`] detaches, drains what is left and returns [`Observations`].
+
+mod aggregate;
+pub mod event;
+
+pub use aggregate::join;
+
+use aggregate::Aggregator;
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, RingBuf};
+use aya::programs::BtfTracePoint;
+use aya::{Btf, Ebpf, EbpfLoader};
+use glasshouse_receipt::{
+    ArgvCapture, Filesystem, HookStatus, Network, ProcessNode, SensorCoverage, Syscalls,
+};
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd as _, AsRawFd as _, RawFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// The compiled BPF object, built by `scripts/build-ebpf.sh` from `bpf/*.c`.
+static EMBEDDED_OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/glasshouse.bpf.o");
+
+/// File name of the object inside `GLASSHOUSE_BPF_DIR`.
+pub const OBJECT_NAME: &str = "glasshouse.bpf.o";
+
+/// The programs of the object and the tracepoints they attach to.
+const HOOKS: &[(&str, &str)] = &[
+    ("gh_fork", "sched_process_fork"),
+    ("gh_exec", "sched_process_exec"),
+    ("gh_exit", "sched_process_exit"),
+    ("gh_sys_enter", "sys_enter"),
+    ("gh_sys_exit", "sys_exit"),
+];
+
+/// Names of the loss counters, by index (`GH_HOOK_*`).
+const HOOK_NAMES: [&str; 8] = [
+    "sched_process_fork",
+    "sched_process_exec",
+    "sched_process_exit",
+    "sys_enter",
+    "sys_exit",
+    "io_uring",
+    "network",
+    "reserved",
+];
+const STAT_TRACK_FULL: u32 = 8;
+const STAT_COUNT: u32 = 16;
+const MAX_SYSCALLS: u32 = 512;
+
+/// Errors starting the sensor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SensorError {
+    /// The kernel exposes no BTF, which CO-RE programs need.
+    #[error("the kernel has no BTF (/sys/kernel/btf/vmlinux is missing): the eBPF sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")]
+    NoBtf,
+    /// `GLASSHOUSE_BPF_DIR` names a directory without a readable object.
+    #[error("cannot read {path}: {source} (GLASSHOUSE_BPF_DIR must name a directory holding {OBJECT_NAME}; unset it to use the built-in object)")]
+    Object {
+        /// The object's path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `GLASSHOUSE_CAPTURE_ARGV` has a value glasshouse does not know.
+    #[error("GLASSHOUSE_CAPTURE_ARGV={0:?} is not understood: use 0, 1 or force")]
+    BadArgvSetting(String),
+    /// The kernel refused to load the object (usually: not root / no CAP_BPF+CAP_PERFMON).
+    #[error("the kernel refused the eBPF sensor: {0}; run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE), or drop --profile")]
+    Load(String),
+    /// Not one hook could be attached.
+    #[error("no eBPF hook could be attached: {0}")]
+    NoHooks(String),
+}
+
+/// `GLASSHOUSE_CAPTURE_ARGV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArgvSetting {
+    /// Unset: on where it works (native Linux), off on WSL.
+    Default,
+    /// `0`: never.
+    Off,
+    /// `1`: on; on WSL it stays off with a note.
+    On,
+    /// `force`: on, even on WSL.
+    Force,
+}
+
+impl ArgvSetting {
+    /// Parses the variable's value.
+    pub fn parse(value: Option<&str>) -> Result<Self, SensorError> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(Self::Default),
+            Some("0") | Some("off") | Some("false") => Ok(Self::Off),
+            Some("1") | Some("on") | Some("true") => Ok(Self::On),
+            Some("force") => Ok(Self::Force),
+            Some(other) => Err(SensorError::BadArgvSetting(other.to_owned())),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Off => "0",
+            Self::On => "1",
+            Self::Force => "force",
+        }
+    }
+
+    /// Whether argv is captured on this kernel, and the note explaining a refusal.
+    fn decide(self, wsl: bool) -> (bool, Option<String>) {
+        match (self, wsl) {
+            (Self::Off, _) => (false, Some("argv capture turned off by GLASSHOUSE_CAPTURE_ARGV=0".into())),
+            (Self::Force, _) | (Self::Default | Self::On, false) => (true, None),
+            (Self::Default | Self::On, true) => (
+                false,
+                Some("argv capture skipped on WSL (its verifier may refuse it); GLASSHOUSE_CAPTURE_ARGV=force forces it".into()),
+            ),
+        }
+    }
+}
+
+/// How to start the sensor.
+#[derive(Debug, Clone)]
+pub struct SensorOptions {
+    /// Where to load the object from (`GLASSHOUSE_BPF_DIR`); the built-in object when `None`.
+    pub bpf_dir: Option<PathBuf>,
+    /// `GLASSHOUSE_CAPTURE_ARGV`.
+    pub argv: ArgvSetting,
+}
+
+impl SensorOptions {
+    /// Options from `GLASSHOUSE_BPF_DIR` and `GLASSHOUSE_CAPTURE_ARGV`.
+    pub fn from_env() -> Result<Self, SensorError> {
+        let argv = std::env::var("GLASSHOUSE_CAPTURE_ARGV").ok();
+        Ok(Self {
+            bpf_dir: std::env::var_os("GLASSHOUSE_BPF_DIR").map(PathBuf::from),
+            argv: ArgvSetting::parse(argv.as_deref())?,
+        })
+    }
+}
+
+/// What the sensor saw, as receipt parts.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Observations {
+    /// Every process of the tree, sorted by pid.
+    pub process_tree: Vec<ProcessNode>,
+    /// Files read, written, deleted, and failed operations.
+    pub filesystem: Filesystem,
+    /// Network activity.
+    pub network: Network,
+    /// Syscall counts and denied operations.
+    pub syscalls: Syscalls,
+    /// What the sensor could and could not see.
+    pub coverage: SensorCoverage,
+}
+
+/// A running sensor.
+pub struct Sensor {
+    /// Owns the programs and their links: dropping it detaches every hook.
+    ebpf: Option<Ebpf>,
+    tracked: Map,
+    syscall_counts: Map,
+    stats: Map,
+    tracked_fd: RawFd,
+    hooks: Vec<HookStatus>,
+    argv_capture: ArgvCapture,
+    stop: Arc<AtomicBool>,
+    drain: Option<JoinHandle<Aggregator>>,
+}
+
+fn running_on_wsl() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| {
+            let r = r.to_ascii_lowercase();
+            r.contains("microsoft") || r.contains("wsl")
+        })
+        .unwrap_or(false)
+}
+
+impl Sensor {
+    /// Loads the object, attaches every hook it can and starts draining. The tree is empty
+    /// until a process registers itself through [`Sensor::tracking_hook`].
+    pub fn start(options: &SensorOptions, root_ppid: u32) -> Result<Self, SensorError> {
+        if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err(SensorError::NoBtf);
+        }
+        let btf = Btf::from_sys_fs()
+            .map_err(|e| SensorError::Load(format!("reading kernel BTF: {e}")))?;
+        let object: std::borrow::Cow<'_, [u8]> = match &options.bpf_dir {
+            Some(dir) => {
+                let path = dir.join(OBJECT_NAME);
+                std::fs::read(&path)
+                    .map(Into::into)
+                    .map_err(|source| SensorError::Object { path, source })?
+            }
+            None => EMBEDDED_OBJECT.into(),
+        };
+        let (capture, note) = options.argv.decide(running_on_wsl());
+        let argv_capture = ArgvCapture::new(options.argv.name(), capture, note);
+        let cpus =
+            aya::util::nr_cpus().map_err(|(what, e)| SensorError::Load(format!("{what}: {e}")))?;
+        let capture_flag: u32 = capture.into();
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .map_max_entries("scratch", cpus as u32)
+            .override_global("cfg_capture_argv", &capture_flag, true)
+            .load(&object)
+            .map_err(|e| SensorError::Load(error_chain(&e)))?;
+
+        let mut hooks = Vec::new();
+        for (program, tracepoint) in HOOKS {
+            let result = attach(&mut ebpf, program, tracepoint, &btf);
+            hooks.push(HookStatus::new(
+                format!("tp_btf/{tracepoint}"),
+                result.is_ok(),
+                result.err(),
+            ));
+        }
+        if hooks.iter().all(|h| !h.attached) {
+            let first = hooks
+                .first()
+                .and_then(|h| h.error.clone())
+                .unwrap_or_default();
+            return Err(SensorError::NoHooks(first));
+        }
+        let missing = |name: &str| SensorError::Load(format!("the object has no map {name:?}"));
+        let tracked = ebpf.take_map("tracked").ok_or_else(|| missing("tracked"))?;
+        let tracked_fd = match &tracked {
+            Map::HashMap(data) => data.fd().as_fd().as_raw_fd(),
+            _ => return Err(missing("tracked (a hash map)")),
+        };
+        let syscall_counts = ebpf
+            .take_map("syscall_counts")
+            .ok_or_else(|| missing("syscall_counts"))?;
+        let stats = ebpf.take_map("stats").ok_or_else(|| missing("stats"))?;
+        let events = ebpf.take_map("events").ok_or_else(|| missing("events"))?;
+        let ring = RingBuf::try_from(events).map_err(|e| SensorError::Load(e.to_string()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let drain = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("glasshouse-drain".into())
+                .spawn(move || drain(ring, Aggregator::new(root_ppid), &stop))
+                .map_err(|e| SensorError::Load(format!("cannot start the drain thread: {e}")))?
+        };
+        Ok(Self {
+            ebpf: Some(ebpf),
+            tracked,
+            syscall_counts,
+            stats,
+            tracked_fd,
+            hooks,
+            argv_capture,
+            stop,
+            drain: Some(drain),
+        })
+    }
+
+    /// A hook for the child to run after fork and before exec: it adds the child's own pid to
+    /// the traced set, so the command is followed from its first instruction. Async-signal-safe
+    /// (two raw system calls).
+    pub fn tracking_hook(&self) -> Box<dyn FnMut() -> std::io::Result<()> + Send + Sync> {
+        let fd = self.tracked_fd;
+        Box::new(move || track_self(fd))
+    }
+
+    /// Processes of the tree that have not exited yet.
+    pub fn live_processes(&self) -> Vec<u32> {
+        BpfHashMap::<&MapData, u32, u64>::try_from(&self.tracked)
+            .map(|m| m.keys().filter_map(Result::ok).collect())
+            .unwrap_or_default()
+    }
+
+    /// Detaches, drains everything still buffered and returns what was seen. `ended` lists
+    /// the processes glasshouse itself ended after `--linger`.
+    pub fn finish(mut self, ended: &[u32], linger_ms: u64) -> Observations {
+        // Detach first (dropping the programs drops their links) so no event arrives after
+        // the final drain.
+        drop(self.ebpf.take());
+        self.stop.store(true, Ordering::Release);
+        let agg = self
+            .drain
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let mut obs = Observations::default();
+        for record in agg.processes() {
+            let mut node = record.node;
+            node.ended_by_glasshouse = ended.contains(&node.pid);
+            obs.process_tree.push(node);
+        }
+        let [reads, writes, deletes] = agg.files();
+        obs.filesystem.reads = reads;
+        obs.filesystem.writes = writes;
+        obs.filesystem.deletes = deletes;
+        obs.filesystem.failed = agg.failed();
+        obs.syscalls.denied = obs
+            .filesystem
+            .failed
+            .iter()
+            .filter(|f| f.errno == libc::EPERM || f.errno == libc::EACCES)
+            .cloned()
+            .collect();
+        obs.syscalls.counts = self.syscall_counts();
+
+        let stats = self.stats();
+        let mut coverage = SensorCoverage::default();
+        coverage.kind = "ebpf".into();
+        coverage.hooks = std::mem::take(&mut self.hooks);
+        for (i, name) in HOOK_NAMES.iter().enumerate() {
+            if stats[i] > 0 {
+                coverage.lost_by_hook.insert((*name).to_owned(), stats[i]);
+            }
+        }
+        coverage.events_lost = coverage.lost_by_hook.values().sum();
+        coverage.truncated = agg.truncations();
+        coverage.argv_capture = self.argv_capture.clone();
+        coverage.linger_ms = linger_ms;
+        if stats[STAT_TRACK_FULL as usize] > 0 {
+            coverage.notes.push(format!(
+                "{} processes could not be followed: the kernel's table of traced processes was full",
+                stats[STAT_TRACK_FULL as usize]
+            ));
+        }
+        if agg.malformed > 0 {
+            coverage.notes.push(format!(
+                "{} events could not be decoded (the BPF object does not match this glasshouse)",
+                agg.malformed
+            ));
+        }
+        for h in coverage.hooks.iter().filter(|h| !h.attached) {
+            coverage.notes.push(format!(
+                "hook {} did not attach: what it observes is missing from this receipt",
+                h.name
+            ));
+        }
+        coverage.complete = coverage.hooks.iter().all(|h| h.attached)
+            && coverage.events_lost == 0
+            && coverage.truncated.is_empty()
+            && agg.malformed == 0
+            && stats[STAT_TRACK_FULL as usize] == 0;
+        obs.coverage = coverage;
+        obs
+    }
+
+    fn syscall_counts(&self) -> BTreeMap<String, u64> {
+        let Ok(counts) = PerCpuArray::<&MapData, u64>::try_from(&self.syscall_counts) else {
+            return BTreeMap::new();
+        };
+        (0..MAX_SYSCALLS)
+            .filter_map(|nr| {
+                let total: u64 = counts.get(&nr, 0).ok()?.iter().sum();
+                (total > 0).then(|| (syscall_name(nr), total))
+            })
+            .collect()
+    }
+
+    fn stats(&self) -> Vec<u64> {
+        let read = || -> Option<Vec<u64>> {
+            let map = PerCpuArray::<&MapData, u64>::try_from(&self.stats).ok()?;
+            (0..STAT_COUNT)
+                .map(|i| map.get(&i, 0).ok().map(|v| v.iter().sum()))
+                .collect()
+        };
+        read().unwrap_or_else(|| vec![0; STAT_COUNT as usize])
+    }
+}
+
+fn attach(ebpf: &mut Ebpf, program: &str, tracepoint: &str, btf: &Btf) -> Result<(), String> {
+    let prog: &mut BtfTracePoint = ebpf
+        .program_mut(program)
+        .ok_or_else(|| format!("program {program} is missing from the object"))?
+        .try_into()
+        .map_err(|e| format!("{program}: {e}"))?;
+    prog.load(tracepoint, btf).map_err(|e| error_chain(&e))?;
+    prog.attach().map_err(|e| error_chain(&e))?;
+    Ok(())
+}
+
+/// An error with its sources, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
+/// Drains the ring buffer until told to stop, then once more.
+fn drain(mut ring: RingBuf<MapData>, mut agg: Aggregator, stop: &AtomicBool) -> Aggregator {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let stopping = stop.load(Ordering::Acquire);
+        while let Some(item) = ring.next() {
+            agg.push_raw(&item);
+        }
+        if stopping {
+            return agg;
+        }
+        let mut fds = [PollFd::new(ring.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(20u8));
+    }
+}
+
+/// Adds the calling process to the `tracked` map through the raw bpf(2) call.
+fn track_self(map_fd: RawFd) -> std::io::Result<()> {
+    #[repr(C)]
+    struct MapUpdateAttr {
+        map_fd: u32,
+        pad: u32,
+        key: u64,
+        value: u64,
+        flags: u64,
+    }
+    const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+    // SAFETY: getpid/getppid have no preconditions and are async-signal-safe.
+    let (pid, ppid) = unsafe { (libc::getpid() as u32, libc::getppid() as u64) };
+    let attr = MapUpdateAttr {
+        map_fd: map_fd as u32,
+        pad: 0,
+        key: &pid as *const u32 as u64,
+        value: &ppid as *const u64 as u64,
+        flags: 0,
+    };
+    // SAFETY: bpf(BPF_MAP_UPDATE_ELEM) reads `attr` and the key/value it points to, all of which
+    // live on this stack frame for the duration of the call; the sizes match the map's
+    // (u32 key, 8-byte value).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_MAP_UPDATE_ELEM,
+            &attr as *const MapUpdateAttr,
+            std::mem::size_of::<MapUpdateAttr>(),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The x86-64 name of a syscall number.
+pub fn syscall_name(nr: u32) -> String {
+    syscalls::Sysno::new(nr as usize)
+        .map_or_else(|| format!("syscall_{nr}"), |s| s.name().to_owned())
+}
+
+/// The symbolic name of an errno value (`EACCES`).
+pub fn errno_name(errno: i32) -> String {
+    format!("{:?}", nix::errno::Errno::from_raw(errno))
+}

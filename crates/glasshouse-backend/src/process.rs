@@ -76,6 +76,28 @@ fn classify_spawn_error(program: String, err: std::io::Error) -> BackendError {
     }
 }
 
+/// The file `program` names: itself when it contains a slash, else the first executable match
+/// in `PATH` (or a non-executable match, so that exec reports why it cannot run it).
+fn find_in_path(program: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    if program.as_bytes().contains(&b'/') {
+        return Some(program.into());
+    }
+    if program.is_empty() {
+        return None;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let candidates: Vec<_> = std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .filter(|c| c.is_file())
+        .collect();
+    let executable = candidates
+        .iter()
+        .find(|c| c.metadata().is_ok_and(|m| m.permissions().mode() & 0o111 != 0));
+    executable.or(candidates.first()).cloned()
+}
+
 impl ExecutionBackend for ProcessBackend {
     fn identify(&self) -> BackendInfo {
         BackendInfo {
@@ -87,8 +109,13 @@ impl ExecutionBackend for ProcessBackend {
 
     fn spawn(&mut self, spec: CommandSpec) -> Result<SpawnedChild, BackendError> {
         let program = spec.program.to_string_lossy().into_owned();
-        let mut cmd = Command::new(&spec.program);
-        cmd.args(&spec.args).stdin(Stdio::inherit());
+        // Search PATH here rather than in the child, so the child makes one exec, not one per
+        // PATH entry (which a sensor would faithfully record as failed execs).
+        let resolved = find_in_path(&spec.program).ok_or_else(|| BackendError::CommandNotFound {
+            program: program.clone(),
+        })?;
+        let mut cmd = Command::new(&resolved);
+        cmd.arg0(&spec.program).args(&spec.args).stdin(Stdio::inherit());
         if spec.capture_output {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }

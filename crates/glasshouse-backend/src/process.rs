@@ -92,9 +92,10 @@ fn find_in_path(program: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
         .map(|dir| dir.join(program))
         .filter(|c| c.is_file())
         .collect();
-    let executable = candidates
-        .iter()
-        .find(|c| c.metadata().is_ok_and(|m| m.permissions().mode() & 0o111 != 0));
+    let executable = candidates.iter().find(|c| {
+        c.metadata()
+            .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    });
     executable.or(candidates.first()).cloned()
 }
 
@@ -111,11 +112,14 @@ impl ExecutionBackend for ProcessBackend {
         let program = spec.program.to_string_lossy().into_owned();
         // Search PATH here rather than in the child, so the child makes one exec, not one per
         // PATH entry (which a sensor would faithfully record as failed execs).
-        let resolved = find_in_path(&spec.program).ok_or_else(|| BackendError::CommandNotFound {
-            program: program.clone(),
-        })?;
+        let resolved =
+            find_in_path(&spec.program).ok_or_else(|| BackendError::CommandNotFound {
+                program: program.clone(),
+            })?;
         let mut cmd = Command::new(&resolved);
-        cmd.arg0(&spec.program).args(&spec.args).stdin(Stdio::inherit());
+        cmd.arg0(&spec.program)
+            .args(&spec.args)
+            .stdin(Stdio::inherit());
         if spec.capture_output {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }

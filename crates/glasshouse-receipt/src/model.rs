@@ -206,7 +206,7 @@ impl FailedOperation {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[non_exhaustive]
 pub struct Network {
-    /// Every outbound attempt, deduplicated by (dst, protocol, result).
+    /// Every outbound attempt, deduplicated by (dst, protocol, result, errno), sorted.
     pub attempts: Vec<NetworkAttempt>,
     /// Bytes the tree sent on sockets.
     pub bytes_sent: u64,
@@ -222,14 +222,29 @@ pub struct NetworkAttempt {
     pub dst: OsText,
     /// `tcp`, `udp`, `unix`, or another socket type's name.
     pub protocol: String,
-    /// `attempted`, `connected`, `refused`, `sent` or `failed`.
+    /// `connected` (the connect succeeded), `refused` (ECONNREFUSED), `failed` (another error,
+    /// see `errno`), `sent` (a datagram or message sent to an address without connect), or
+    /// `attempted` (a connect still in progress when the run ended).
     pub result: String,
     /// Since v0.4.0: errno for a failed attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errno: Option<i32>,
-    /// Since v0.4.0: how many times this attempt was seen.
+    /// Since v0.4.0: how many processes of the tree made this attempt.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub count: u64,
+}
+
+impl NetworkAttempt {
+    /// An attempt seen `count` times.
+    pub fn new(dst: OsText, protocol: &str, result: &str, errno: Option<i32>, count: u64) -> Self {
+        Self {
+            dst,
+            protocol: protocol.to_owned(),
+            result: result.to_owned(),
+            errno,
+            count,
+        }
+    }
 }
 
 /// System call activity of the tree.

@@ -21,6 +21,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define FMODE_WRITE 0x2
 #define FMODE_PATH 0x4000
 #define FMODE_CREATED 0x100000
+#define EINPROGRESS 115
+#define AF_INET 2
+#define AF_INET6 10
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+#define SOCKADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
 
 #define DATA_SIZE 32768
 #define DATA_MASK (DATA_SIZE - 1)
@@ -87,6 +94,46 @@ struct {
     __type(value, __u8);
 } seen SEC(".maps");
 
+struct net_key {
+    __u32 tgid;
+    __u32 nr;
+    __s64 ret;
+    __u32 sock;
+    __u32 addr_len;
+    char addr[SOCKADDR_MAX];
+};
+
+/* Destinations already reported per process, so a UDP flood to one address is one event. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct net_key);
+    __type(value, __u8);
+} net_seen SEC(".maps");
+
+/* TCP sockets whose connect is in progress: struct sock pointer -> tgid. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, __u32);
+} tcp_pending SEC(".maps");
+
+/* io_uring requests of the tree that were reported at submission: request -> opcode. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, __u32);
+} uring_pending SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, GH_URING_OPS);
+    __type(key, __u32);
+    __type(value, __u64);
+} uring_ops SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, GH_MAX_SYSCALLS);
@@ -101,11 +148,16 @@ struct {
     __type(value, __u64);
 } stats SEC(".maps");
 
-static __always_inline void stat_inc(__u32 idx)
+static __always_inline void stat_add(__u32 idx, __u64 n)
 {
     __u64 *v = bpf_map_lookup_elem(&stats, &idx);
     if (v)
-        *v += 1;
+        *v += n;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+    stat_add(idx, 1);
 }
 
 static __always_inline struct scratch *get_scratch(void)
@@ -133,7 +185,7 @@ static __always_inline void start_event(struct scratch *s, __u32 kind, __u32 aux
     s->h.len[1] = 0;
     s->h.len[2] = 0;
     s->h.len[3] = 0;
-    s->h.pad = 0;
+    s->h.sock = 0;
 }
 
 static __always_inline int emit(struct scratch *s, __u32 off, __u32 hook)
@@ -410,6 +462,7 @@ static __always_inline int is_interesting(long nr)
     case 86: case 265: case 88: case 266:                /* link linkat symlink symlinkat */
     case 76: case 83: case 258: case 133: case 259:      /* truncate mkdir mkdirat mknod mknodat */
     case 59: case 322:                                   /* execve execveat */
+    case 42: case 44: case 46: case 307:                 /* connect sendto sendmsg sendmmsg */
         return 1;
     }
     return 0;
@@ -442,21 +495,10 @@ int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
     return 0;
 }
 
-static __always_inline void on_open(struct task_struct *task, struct inflight *in, long ret)
+/* Reports a file that an open made, unless this process already opened it the same way. */
+static __always_inline void on_open_file(struct task_struct *task, struct inflight *in, struct file *f,
+                                         long ret, __u32 oflags)
 {
-    __u32 oflags;
-    switch (in->nr) {
-    case 2: oflags = in->args[1]; break;
-    case 85: oflags = O_CREAT | O_WRONLY | O_TRUNC; break;
-    case 257: oflags = in->args[2]; break;
-    case 304: oflags = in->args[2]; break;
-    default: { /* openat2: flags live in struct open_how */
-        __u64 f = 0;
-        bpf_probe_read_user(&f, sizeof(f), (void *)in->args[2]);
-        oflags = f;
-    }
-    }
-    struct file *f = fd_file(task, ret);
     if (!f)
         return;
     __u32 fmode = BPF_CORE_READ(f, f_mode);
@@ -493,6 +535,23 @@ static __always_inline void on_open(struct task_struct *task, struct inflight *i
         __u8 one = 1;
         bpf_map_update_elem(&seen, &key, &one, BPF_ANY);
     }
+}
+
+static __always_inline void on_open(struct task_struct *task, struct inflight *in, long ret)
+{
+    __u32 oflags;
+    switch (in->nr) {
+    case 2: oflags = in->args[1]; break;
+    case 85: oflags = O_CREAT | O_WRONLY | O_TRUNC; break;
+    case 257: oflags = in->args[2]; break;
+    case 304: oflags = in->args[2]; break;
+    default: { /* openat2: flags live in struct open_how */
+        __u64 f = 0;
+        bpf_probe_read_user(&f, sizeof(f), (void *)in->args[2]);
+        oflags = f;
+    }
+    }
+    on_open_file(task, in, fd_file(task, ret), ret, oflags);
 }
 
 /* A path syscall ended (or an open failed): report the raw paths with the directories they
@@ -553,6 +612,306 @@ static __always_inline void on_pathop(struct task_struct *task, struct inflight 
     emit(s, off, GH_HOOK_SYS_EXIT);
 }
 
+/* ---- network --------------------------------------------------------------------------- */
+
+static __always_inline struct socket *file_socket(struct file *f)
+{
+    if (!f)
+        return NULL;
+    struct inode *inode = BPF_CORE_READ(f, f_inode);
+    if ((BPF_CORE_READ(inode, i_mode) & 0170000) != 0140000) /* S_IFSOCK */
+        return NULL;
+    return BPF_CORE_READ(f, private_data);
+}
+
+static __always_inline __u32 sock_identity(struct sock *sk)
+{
+    if (!sk)
+        return 0;
+    __u32 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    __u32 type = BPF_CORE_READ(sk, sk_type);
+    __u32 protocol = BPF_CORE_READ(sk, sk_protocol);
+    return GH_SOCK(family, type, protocol);
+}
+
+/* Reports a socket call that named a destination (connect, or a send with an address). */
+static __always_inline void on_net(struct task_struct *task, __u32 nr, long ret, long fd,
+                                   const void *uaddr, __u32 addr_len)
+{
+    if (!uaddr || addr_len == 0)
+        return; /* a send on a connected socket: its destination was reported at connect */
+    struct socket *sock = file_socket(fd_file(task, fd));
+    struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+    struct net_key key = {
+        .tgid = BPF_CORE_READ(task, tgid),
+        .nr = nr,
+        .ret = ret >= 0 ? 0 : ret, /* one report per destination and outcome, not per size */
+        .sock = sock_identity(sk),
+        .addr_len = addr_len > SOCKADDR_MAX ? SOCKADDR_MAX : addr_len,
+    };
+    bpf_probe_read_user(key.addr, key.addr_len & (SOCKADDR_MAX - 1), uaddr);
+    int in_progress = nr == 42 && ret == -EINPROGRESS && sk;
+    if (!in_progress && bpf_map_lookup_elem(&net_seen, &key))
+        return;
+    struct scratch *s = get_scratch();
+    if (!s)
+        return;
+    start_event(s, GH_EV_NET, nr, ret);
+    s->h.sock = key.sock;
+    if (in_progress) {
+        __u64 skp = (__u64)sk;
+        bpf_map_update_elem(&tcp_pending, &skp, &key.tgid, BPF_ANY);
+        s->h.extra = skp;
+    }
+    __u32 len = key.addr_len & 127;
+    bpf_probe_read_kernel(&s->data[0], len, key.addr);
+    s->h.len[0] = len;
+    if (!emit(s, len, GH_HOOK_NET) && !in_progress) {
+        __u8 one = 1;
+        bpf_map_update_elem(&net_seen, &key, &one, BPF_ANY);
+    }
+}
+
+static __always_inline void on_socket_syscall(struct task_struct *task, struct inflight *in, long ret)
+{
+    switch (in->nr) {
+    case 42: /* connect(fd, addr, len) */
+        on_net(task, 42, ret, in->args[0], (const void *)in->args[1], in->args[2]);
+        break;
+    case 44: /* sendto(fd, buf, len, flags, addr, addr_len) */
+        on_net(task, 44, ret, in->args[0], (const void *)in->args[4], in->args[5]);
+        break;
+    case 46: { /* sendmsg(fd, msg, flags) */
+        struct user_msghdr msg = {};
+        if (bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]))
+            return;
+        on_net(task, 46, ret, in->args[0], msg.msg_name, msg.msg_namelen);
+        break;
+    }
+    case 307: { /* sendmmsg(fd, msgs, vlen, flags): the first message's destination */
+        struct user_msghdr msg = {};
+        if (bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]))
+            return;
+        on_net(task, 307, ret, in->args[0], msg.msg_name, msg.msg_namelen);
+        break;
+    }
+    }
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(gh_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+    __u64 skp = (__u64)sk;
+    __u32 *tgid = bpf_map_lookup_elem(&tcp_pending, &skp);
+    if (!tgid)
+        return 0;
+    long result;
+    if (newstate == TCP_ESTABLISHED)
+        result = 0;
+    else if (newstate == TCP_CLOSE)
+        result = -(long)BPF_CORE_READ(sk, sk_err);
+    else
+        return 0;
+    __u32 owner = *tgid;
+    bpf_map_delete_elem(&tcp_pending, &skp);
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    start_event(s, GH_EV_NET_DONE, 0, result);
+    s->h.tgid = owner; /* this may run in softirq context, on behalf of another task */
+    s->h.pid = 0;
+    s->h.extra = skp;
+    emit(s, 0, GH_HOOK_NET);
+    return 0;
+}
+
+static __always_inline void count_bytes(struct sock *sk, int ret, __u32 stat)
+{
+    if (ret <= 0)
+        return;
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!is_tracked(tgid))
+        return;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family == AF_INET || family == AF_INET6)
+        stat_add(stat, ret);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(gh_sock_send, struct sock *sk, int ret, int flags)
+{
+    count_bytes(sk, ret, GH_STAT_BYTES_SENT);
+    return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(gh_sock_recv, struct sock *sk, int ret, int flags)
+{
+    count_bytes(sk, ret, GH_STAT_BYTES_RECEIVED);
+    return 0;
+}
+
+/* ---- io_uring --------------------------------------------------------------------------- */
+
+static __always_inline __u32 append_kernel_filename(struct scratch *s, __u32 off, struct filename *fn, int idx)
+{
+    if (!fn)
+        return off;
+    const char *name = BPF_CORE_READ(fn, name);
+    long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], GH_PATH_MAX, name);
+    if (n <= 0)
+        return off;
+    if (n >= GH_PATH_MAX)
+        s->h.flags |= GH_FLAG_TRUNCATED(idx);
+    s->h.len[idx & 3] = n - 1;
+    return off + n - 1;
+}
+
+/* Appends a raw path (kernel copy) and, when it is relative, the directory it starts from. */
+static __always_inline __u32 append_uring_path(struct scratch *s, __u32 off, struct task_struct *task,
+                                               struct filename *fn, long dfd, int idx)
+{
+    __u32 start = off;
+    off = append_kernel_filename(s, off, fn, idx);
+    if (off == start || s->data[start & DATA_MASK] != '/')
+        off = append_base(s, off, task, dfd, idx + 1);
+    return off;
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!is_tracked(tgid))
+        return 0;
+    __u32 op = BPF_CORE_READ(req, opcode);
+    __u32 slot = op;
+    if (slot < GH_URING_OPS) {
+        __u64 *count = bpf_map_lookup_elem(&uring_ops, &slot);
+        if (count)
+            *count += 1;
+    }
+    void *cmd = (void *)&req->cmd;
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct scratch *s;
+    __u32 off = 0;
+    switch (op) {
+    case IORING_OP_OPENAT:
+    case IORING_OP_OPENAT2:
+    case IORING_OP_UNLINKAT:
+    case IORING_OP_MKDIRAT:
+    case IORING_OP_RENAMEAT:
+    case IORING_OP_LINKAT:
+    case IORING_OP_SYMLINKAT:
+    case IORING_OP_CONNECT:
+    case IORING_OP_SENDMSG:
+        break;
+    default:
+        return 0;
+    }
+    s = get_scratch();
+    if (!s)
+        return 0;
+    __u64 id = (__u64)req;
+    start_event(s, GH_EV_URING_SUBMIT, op, 0);
+    s->h.extra = id;
+    switch (op) {
+    case IORING_OP_OPENAT:
+    case IORING_OP_OPENAT2: {
+        struct io_open *o = cmd;
+        off = append_uring_path(s, off, task, BPF_CORE_READ(o, filename), BPF_CORE_READ(o, dfd), 0);
+        s->h.sock = BPF_CORE_READ(o, how.flags); /* open flags, for the completion */
+        break;
+    }
+    case IORING_OP_UNLINKAT: {
+        struct io_unlink *u = cmd;
+        off = append_uring_path(s, off, task, BPF_CORE_READ(u, filename), BPF_CORE_READ(u, dfd), 0);
+        s->h.sock = BPF_CORE_READ(u, flags);
+        break;
+    }
+    case IORING_OP_MKDIRAT: {
+        struct io_mkdir *m = cmd;
+        off = append_uring_path(s, off, task, BPF_CORE_READ(m, filename), BPF_CORE_READ(m, dfd), 0);
+        break;
+    }
+    case IORING_OP_RENAMEAT: {
+        struct io_rename *r = cmd;
+        off = append_uring_path(s, off, task, BPF_CORE_READ(r, oldpath), BPF_CORE_READ(r, old_dfd), 0);
+        off = append_uring_path(s, off, task, BPF_CORE_READ(r, newpath), BPF_CORE_READ(r, new_dfd), 2);
+        break;
+    }
+    case IORING_OP_LINKAT:
+    case IORING_OP_SYMLINKAT: {
+        struct io_link *l = cmd;
+        off = append_uring_path(s, off, task, BPF_CORE_READ(l, newpath), BPF_CORE_READ(l, new_dfd), 2);
+        break;
+    }
+    case IORING_OP_CONNECT: {
+        struct io_connect *c = cmd;
+        void *uaddr = BPF_CORE_READ(c, addr);
+        __u32 len = BPF_CORE_READ(c, addr_len);
+        len = len > SOCKADDR_MAX ? SOCKADDR_MAX : len;
+        len &= 127;
+        if (!bpf_probe_read_user(&s->data[0], len, uaddr)) {
+            s->h.len[0] = len;
+            off = len;
+        }
+        break;
+    }
+    case IORING_OP_SENDMSG: {
+        struct io_sr_msg *m = cmd;
+        struct user_msghdr msg = {};
+        if (bpf_probe_read_user(&msg, sizeof(msg), BPF_CORE_READ(m, umsg)) || !msg.msg_name)
+            return 0; /* no destination: a send on a connected socket */
+        __u32 len = msg.msg_namelen > SOCKADDR_MAX ? SOCKADDR_MAX : msg.msg_namelen;
+        len &= 127;
+        if (!bpf_probe_read_user(&s->data[0], len, msg.msg_name)) {
+            s->h.len[0] = len;
+            off = len;
+        }
+        break;
+    }
+    }
+    __u32 one = op;
+    if (bpf_map_update_elem(&uring_pending, &id, &one, BPF_ANY)) {
+        stat_inc(GH_STAT_URING_PENDING_FULL);
+        return 0;
+    }
+    emit(s, off, GH_HOOK_IO_URING);
+    return 0;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *cqe)
+{
+    __u64 id = (__u64)request;
+    __u32 *op = bpf_map_lookup_elem(&uring_pending, &id);
+    if (!op)
+        return 0;
+    __u32 opcode = *op;
+    bpf_map_delete_elem(&uring_pending, &id);
+    struct io_kiocb *req = request;
+    long res = BPF_CORE_READ(cqe, res);
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    start_event(s, GH_EV_URING_DONE, opcode, res);
+    s->h.extra = id;
+    struct file *f = BPF_CORE_READ(req, file);
+    struct socket *sock = file_socket(f);
+    if (sock)
+        s->h.sock = sock_identity(BPF_CORE_READ(sock, sk));
+    emit(s, 0, GH_HOOK_IO_URING);
+    /* A successful open: resolve the new file exactly as for open(2). */
+    if ((opcode == IORING_OP_OPENAT || opcode == IORING_OP_OPENAT2) && res >= 0) {
+        struct task_struct *task = bpf_get_current_task_btf();
+        struct inflight in = { .nr = GH_URING_NR_BASE + opcode };
+        in.args[2] = 0;
+        on_open_file(task, &in, fd_file(task, res), res, BPF_CORE_READ((struct io_open *)&req->cmd, how.flags));
+    }
+    return 0;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -574,6 +933,9 @@ int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
         if (ret >= 0)
             return 0; /* a successful exec is reported by gh_exec */
         break;
+    case 42: case 44: case 46: case 307:
+        on_socket_syscall(task, &in, ret);
+        return 0;
     }
     on_pathop(task, &in, ret);
     return 0;

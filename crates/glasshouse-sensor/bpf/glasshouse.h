@@ -10,7 +10,22 @@
 #define GH_EV_OPEN 4    /* an open succeeded: s0 = resolved path, extra = GH_ACC_* bits, aux = nr */
 #define GH_EV_PATHOP 5  /* a path syscall ended: aux = nr, ret = result; s0/s1 = base/raw of path A,
                          * s2/s3 = base/raw of path B (base is empty when raw is absolute) */
-#define GH_EV_NET 6     /* reserved for the network sensor */
+#define GH_EV_NET 6     /* a socket call named a destination: aux = nr, ret = result, sock = GH_SOCK,
+                         * s0 = the sockaddr as passed; extra = struct sock pointer when a TCP
+                         * connect is still in progress */
+#define GH_EV_NET_DONE 7 /* an in-progress TCP connect finished: extra = struct sock pointer,
+                          * ret = 0 or -errno */
+#define GH_EV_URING_SUBMIT 8 /* an io_uring operation that names a path or address was submitted:
+                              * aux = opcode, extra = request id; strings as GH_EV_PATHOP, or s0 =
+                              * sockaddr for CONNECT/SENDMSG */
+#define GH_EV_URING_DONE 9   /* it completed: aux = opcode, extra = request id, ret = cqe res,
+                              * sock = GH_SOCK of the request's file */
+
+/* io_uring operations are reported in GH_EV_OPEN with aux = GH_URING_NR_BASE + opcode. */
+#define GH_URING_NR_BASE 1000
+
+/* GH_SOCK(family, type, protocol) packs a socket's identity into the header's `sock`. */
+#define GH_SOCK(family, type, protocol) (((family) << 16) | (((type) & 0xff) << 8) | ((protocol) & 0xff))
 
 /* Access bits of GH_EV_OPEN. */
 #define GH_ACC_READ 1
@@ -37,7 +52,11 @@
 /* Counters in the `stats` array besides losses. */
 #define GH_STAT_LOST_BASE 0           /* [0, GH_HOOK_COUNT): events lost per hook */
 #define GH_STAT_TRACK_FULL 8          /* a new process could not be tracked (map full) */
+#define GH_STAT_BYTES_SENT 9          /* bytes sent on inet sockets */
+#define GH_STAT_BYTES_RECEIVED 10     /* bytes received on inet sockets */
+#define GH_STAT_URING_PENDING_FULL 11 /* an io_uring request could not be followed (map full) */
 #define GH_STAT_COUNT 16
+#define GH_URING_OPS 64
 
 #define GH_MAX_SYSCALLS 512
 #define GH_PATH_MAX 4096
@@ -53,7 +72,7 @@ struct gh_event_header {
     unsigned long long extra;
     unsigned int flags;
     unsigned short len[GH_STRINGS];
-    unsigned int pad;
+    unsigned int sock;
 };  /* 48 bytes, followed by the strings back to back (no NULs) */
 
 struct gh_process {

@@ -5,7 +5,10 @@
 //! exit is always reserved before a later process can be given its pid.
 
 use crate::event::{self, Event};
-use glasshouse_receipt::{ExecImage, FailedOperation, OsText, ProcessNode, Truncation};
+use crate::net;
+use glasshouse_receipt::{
+    ExecImage, FailedOperation, NetworkAttempt, OsText, ProcessNode, Truncation,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Clone, Default)]
@@ -14,6 +17,17 @@ struct Image {
     argv: Vec<Vec<u8>>,
     cwd: Vec<u8>,
     argv_truncated: bool,
+}
+
+/// (dst, protocol, result, errno) of a network attempt.
+type AttemptKey = (Vec<u8>, String, &'static str, Option<i32>);
+
+/// What an io_uring submission named, kept until its completion says how it went.
+#[derive(Debug, Clone)]
+struct UringSubmit {
+    path_a: Option<Vec<u8>>,
+    path_b: Option<Vec<u8>>,
+    sockaddr: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -38,6 +52,12 @@ pub struct Aggregator {
     deletes: BTreeSet<Vec<u8>>,
     failed: BTreeMap<(u32, Vec<u8>, i32), u64>,
     truncated: BTreeSet<Truncation>,
+    /// (dst, protocol, result, errno) -> the processes that made the attempt.
+    attempts: BTreeMap<AttemptKey, BTreeSet<u32>>,
+    /// TCP connects in progress, by kernel socket: (tgid, dst, protocol).
+    tcp_pending: HashMap<u64, (u32, Vec<u8>, String)>,
+    /// io_uring operations submitted and not yet completed, by request.
+    uring_pending: HashMap<u64, UringSubmit>,
     /// Records that could not be decoded (a layout mismatch between object and loader).
     pub malformed: u64,
     /// Events folded in.
@@ -90,7 +110,27 @@ impl Aggregator {
                     self.writes.insert(path);
                 }
             }
-            event::EV_PATHOP => self.on_pathop(e),
+            event::EV_PATHOP => {
+                let a = self.joined(e, 0, 1);
+                let b = self.joined(e, 2, 3);
+                self.path_result(e.aux, e.ret, a, b);
+            }
+            event::EV_NET => self.on_net(e),
+            event::EV_NET_DONE => {
+                if let Some((tgid, dst, protocol)) = self.tcp_pending.remove(&e.extra) {
+                    let (result, errno) = net::result_word(true, e.ret);
+                    self.attempt(tgid, (dst, protocol, result, errno));
+                }
+            }
+            event::EV_URING_SUBMIT => {
+                let submit = UringSubmit {
+                    path_a: self.joined(e, 0, 1),
+                    path_b: self.joined(e, 2, 3),
+                    sockaddr: e.strings[0].to_vec(),
+                };
+                self.uring_pending.insert(e.extra, submit);
+            }
+            event::EV_URING_DONE => self.on_uring_done(e),
             _ => self.malformed += 1,
         }
     }
@@ -153,19 +193,16 @@ impl Aggregator {
         proc.execs.push(image);
     }
 
-    fn on_pathop(&mut self, e: &Event<'_>) {
-        let a = self.joined(e, 0, 1);
-        let b = self.joined(e, 2, 3);
-        if e.ret < 0 {
+    /// Applies the outcome of a path operation (a syscall number, or an io_uring opcode above
+    /// [`event::URING_NR_BASE`]) on path A (the one it acts on) and path B (the new name).
+    fn path_result(&mut self, nr: u32, ret: i64, a: Option<Vec<u8>>, b: Option<Vec<u8>>) {
+        if ret < 0 {
             let target = a.or(b).unwrap_or_default();
-            *self
-                .failed
-                .entry((e.aux, target, (-e.ret) as i32))
-                .or_insert(0) += 1;
+            *self.failed.entry((nr, target, (-ret) as i32)).or_insert(0) += 1;
             return;
         }
         let (a, b) = (a.map(resolve_parent), b.map(resolve_parent));
-        match e.aux {
+        match crate::uring_as_syscall(nr) {
             // unlink rmdir unlinkat
             87 | 84 | 263 => self.deletes.extend(a),
             // rename renameat renameat2: the source disappears, the target is written
@@ -178,6 +215,48 @@ impl Aggregator {
             // truncate mkdir mkdirat mknod mknodat: created or changed
             76 | 83 | 258 | 133 | 259 => self.writes.extend(a),
             _ => {}
+        }
+    }
+
+    fn attempt(&mut self, tgid: u32, key: AttemptKey) {
+        self.attempts.entry(key).or_default().insert(tgid);
+    }
+
+    fn on_net(&mut self, e: &Event<'_>) {
+        let raw = e.strings[0];
+        let dst = net::render_sockaddr(raw);
+        let protocol = net::protocol_name(e.sock, raw);
+        if e.extra != 0 {
+            // A TCP connect in progress: its outcome arrives as EV_NET_DONE.
+            self.tcp_pending.insert(e.extra, (e.tgid, dst, protocol));
+            return;
+        }
+        let is_connect = e.aux == 42;
+        let (result, errno) = net::result_word(is_connect, e.ret);
+        if let Some(errno) = errno {
+            *self.failed.entry((e.aux, dst.clone(), errno)).or_insert(0) += 1;
+        }
+        self.attempt(e.tgid, (dst, protocol, result, errno));
+    }
+
+    fn on_uring_done(&mut self, e: &Event<'_>) {
+        let Some(submit) = self.uring_pending.remove(&e.extra) else {
+            return;
+        };
+        let nr = event::URING_NR_BASE + e.aux;
+        match crate::uring_op_name(e.aux) {
+            "connect" | "sendmsg" => {
+                let dst = net::render_sockaddr(&submit.sockaddr);
+                let protocol = net::protocol_name(e.sock, &submit.sockaddr);
+                let (result, errno) = net::result_word(e.aux == 16, e.ret);
+                if let Some(errno) = errno {
+                    *self.failed.entry((nr, dst.clone(), errno)).or_insert(0) += 1;
+                }
+                self.attempt(e.tgid, (dst, protocol, result, errno));
+            }
+            // A successful open is reported as EV_OPEN, resolved from the new file.
+            "openat" | "openat2" if e.ret >= 0 => {}
+            _ => self.path_result(nr, e.ret, submit.path_a, submit.path_b),
         }
     }
 
@@ -253,6 +332,21 @@ impl Aggregator {
             .collect();
         out.sort();
         out
+    }
+
+    /// Network attempts, sorted; TCP connects still in progress count as `attempted`.
+    pub fn attempts(&self) -> Vec<NetworkAttempt> {
+        let mut all = self.attempts.clone();
+        for (tgid, dst, protocol) in self.tcp_pending.values() {
+            let key = (dst.clone(), protocol.clone(), "attempted", None);
+            all.entry(key).or_default().insert(*tgid);
+        }
+        all.into_iter()
+            .map(|((dst, protocol, result, errno), tgids)| {
+                let count = tgids.len() as u64;
+                NetworkAttempt::new(OsText::from_bytes(dst), &protocol, result, errno, count)
+            })
+            .collect()
     }
 
     /// Everything that was cut short.

@@ -11,6 +11,17 @@ pub const EV_OPEN: u32 = 4;
 /// A path system call ended (or an open failed).
 pub const EV_PATHOP: u32 = 5;
 
+/// A socket call named a destination.
+pub const EV_NET: u32 = 6;
+/// An in-progress TCP connect finished.
+pub const EV_NET_DONE: u32 = 7;
+/// An io_uring operation naming a path or address was submitted.
+pub const EV_URING_SUBMIT: u32 = 8;
+/// That io_uring operation completed.
+pub const EV_URING_DONE: u32 = 9;
+/// io_uring operations appear as syscall numbers from this base (`GH_URING_NR_BASE`).
+pub const URING_NR_BASE: u32 = 1000;
+
 /// Access bits of [`EV_OPEN`] (`GH_ACC_*`).
 pub const ACC_READ: u64 = 1;
 /// Opened for writing.
@@ -35,6 +46,8 @@ pub struct Event<'a> {
     pub extra: u64,
     /// `GH_FLAG_*` bits.
     pub flags: u32,
+    /// Socket identity: family << 16 | type << 8 | protocol (`GH_SOCK`).
+    pub sock: u32,
     /// The four strings (empty when absent).
     pub strings: [&'a [u8]; 4],
 }
@@ -86,6 +99,7 @@ pub fn decode(b: &[u8]) -> Option<Event<'_>> {
         ret: u64_at(b, 16) as i64,
         extra: u64_at(b, 24),
         flags: u32_at(b, 32),
+        sock: u32_at(b, 44),
         strings,
     })
 }

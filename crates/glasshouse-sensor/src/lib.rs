@@ -9,6 +9,7 @@
 
 mod aggregate;
 pub mod event;
+mod net;
 
 pub use aggregate::join;
 
@@ -39,6 +40,11 @@ const HOOKS: &[(&str, &str)] = &[
     ("gh_exit", "sched_process_exit"),
     ("gh_sys_enter", "sys_enter"),
     ("gh_sys_exit", "sys_exit"),
+    ("gh_tcp_state", "inet_sock_set_state"),
+    ("gh_sock_send", "sock_send_length"),
+    ("gh_sock_recv", "sock_recv_length"),
+    ("gh_uring_submit", "io_uring_submit_req"),
+    ("gh_uring_complete", "io_uring_complete"),
 ];
 
 /// Names of the loss counters, by index (`GH_HOOK_*`).
@@ -52,8 +58,12 @@ const HOOK_NAMES: [&str; 8] = [
     "network",
     "reserved",
 ];
-const STAT_TRACK_FULL: u32 = 8;
+const STAT_TRACK_FULL: usize = 8;
+const STAT_BYTES_SENT: usize = 9;
+const STAT_BYTES_RECEIVED: usize = 10;
+const STAT_URING_PENDING_FULL: usize = 11;
 const STAT_COUNT: u32 = 16;
+const URING_OPS: u32 = 64;
 const MAX_SYSCALLS: u32 = 512;
 
 /// Errors starting the sensor.
@@ -172,6 +182,7 @@ pub struct Sensor {
     ebpf: Option<Ebpf>,
     tracked: Map,
     syscall_counts: Map,
+    uring_ops: Map,
     stats: Map,
     tracked_fd: RawFd,
     hooks: Vec<HookStatus>,
@@ -245,6 +256,9 @@ impl Sensor {
             .take_map("syscall_counts")
             .ok_or_else(|| missing("syscall_counts"))?;
         let stats = ebpf.take_map("stats").ok_or_else(|| missing("stats"))?;
+        let uring_ops = ebpf
+            .take_map("uring_ops")
+            .ok_or_else(|| missing("uring_ops"))?;
         let events = ebpf.take_map("events").ok_or_else(|| missing("events"))?;
         let ring = RingBuf::try_from(events).map_err(|e| SensorError::Load(e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -259,6 +273,7 @@ impl Sensor {
             ebpf: Some(ebpf),
             tracked,
             syscall_counts,
+            uring_ops,
             stats,
             tracked_fd,
             hooks,
@@ -306,6 +321,7 @@ impl Sensor {
         obs.filesystem.writes = writes;
         obs.filesystem.deletes = deletes;
         obs.filesystem.failed = agg.failed();
+        obs.network.attempts = agg.attempts();
         obs.syscalls.denied = obs
             .filesystem
             .failed
@@ -313,9 +329,13 @@ impl Sensor {
             .filter(|f| f.errno == libc::EPERM || f.errno == libc::EACCES)
             .cloned()
             .collect();
-        obs.syscalls.counts = self.syscall_counts();
-
+        obs.syscalls.counts = per_cpu_totals(&self.syscall_counts, MAX_SYSCALLS, syscall_name);
+        obs.syscalls.io_uring = per_cpu_totals(&self.uring_ops, URING_OPS, |op| {
+            uring_op_name(op).to_owned()
+        });
         let stats = self.stats();
+        obs.network.bytes_sent = stats[STAT_BYTES_SENT];
+        obs.network.bytes_received = stats[STAT_BYTES_RECEIVED];
         let mut coverage = SensorCoverage::default();
         coverage.kind = "ebpf".into();
         coverage.hooks = std::mem::take(&mut self.hooks);
@@ -328,11 +348,22 @@ impl Sensor {
         coverage.truncated = agg.truncations();
         coverage.argv_capture = self.argv_capture.clone();
         coverage.linger_ms = linger_ms;
-        if stats[STAT_TRACK_FULL as usize] > 0 {
+        if stats[STAT_TRACK_FULL] > 0 {
             coverage.notes.push(format!(
                 "{} processes could not be followed: the kernel's table of traced processes was full",
-                stats[STAT_TRACK_FULL as usize]
+                stats[STAT_TRACK_FULL]
             ));
+        }
+        if stats[STAT_URING_PENDING_FULL] > 0 {
+            coverage.notes.push(format!(
+                "{} io_uring operations could not be followed: the table of pending requests was full",
+                stats[STAT_URING_PENDING_FULL]
+            ));
+        }
+        if !obs.syscalls.io_uring.is_empty() {
+            coverage.notes.push(
+                "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, connect and sendmsg operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
+            );
         }
         if agg.malformed > 0 {
             coverage.notes.push(format!(
@@ -350,21 +381,10 @@ impl Sensor {
             && coverage.events_lost == 0
             && coverage.truncated.is_empty()
             && agg.malformed == 0
-            && stats[STAT_TRACK_FULL as usize] == 0;
+            && stats[STAT_TRACK_FULL] == 0
+            && stats[STAT_URING_PENDING_FULL] == 0;
         obs.coverage = coverage;
         obs
-    }
-
-    fn syscall_counts(&self) -> BTreeMap<String, u64> {
-        let Ok(counts) = PerCpuArray::<&MapData, u64>::try_from(&self.syscall_counts) else {
-            return BTreeMap::new();
-        };
-        (0..MAX_SYSCALLS)
-            .filter_map(|nr| {
-                let total: u64 = counts.get(&nr, 0).ok()?.iter().sum();
-                (total > 0).then(|| (syscall_name(nr), total))
-            })
-            .collect()
     }
 
     fn stats(&self) -> Vec<u64> {
@@ -378,6 +398,19 @@ impl Sensor {
     }
 }
 
+/// Sums a per-CPU array of counters and names the non-zero slots.
+fn per_cpu_totals(map: &Map, slots: u32, name: impl Fn(u32) -> String) -> BTreeMap<String, u64> {
+    let Ok(counts) = PerCpuArray::<&MapData, u64>::try_from(map) else {
+        return BTreeMap::new();
+    };
+    (0..slots)
+        .filter_map(|slot| {
+            let total: u64 = counts.get(&slot, 0).ok()?.iter().sum();
+            (total > 0).then(|| (name(slot), total))
+        })
+        .collect()
+}
+
 fn attach(ebpf: &mut Ebpf, program: &str, tracepoint: &str, btf: &Btf) -> Result<(), String> {
     let prog: &mut BtfTracePoint = ebpf
         .program_mut(program)
@@ -389,7 +422,8 @@ fn attach(ebpf: &mut Ebpf, program: &str, tracepoint: &str, btf: &Btf) -> Result
     Ok(())
 }
 
-/// An error with its sources, on one line.
+/// An error with its sources, on one line. A verifier log is cut to its last lines, where the
+/// kernel says why it refused the program.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -397,6 +431,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         s.push_str(": ");
         s.push_str(&cause.to_string());
         src = cause.source();
+    }
+    let lines: Vec<&str> = s.lines().collect();
+    if lines.len() > 12 {
+        let mut short = format!("{} [... verifier log cut ...]", lines[0]);
+        for line in &lines[lines.len() - 10..] {
+            short.push('\n');
+            short.push_str(line);
+        }
+        return short;
     }
     s
 }
@@ -454,10 +497,106 @@ fn track_self(map_fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The x86-64 name of a syscall number.
+/// The x86-64 name of a syscall number, or `io_uring:OP` for an io_uring operation reported
+/// as a syscall number above [`event::URING_NR_BASE`].
 pub fn syscall_name(nr: u32) -> String {
+    if nr >= event::URING_NR_BASE {
+        return format!("io_uring:{}", uring_op_name(nr - event::URING_NR_BASE));
+    }
     syscalls::Sysno::new(nr as usize)
         .map_or_else(|| format!("syscall_{nr}"), |s| s.name().to_owned())
+}
+
+/// The syscall whose meaning an io_uring operation shares (for path semantics), or `nr` itself.
+pub(crate) fn uring_as_syscall(nr: u32) -> u32 {
+    if nr < event::URING_NR_BASE {
+        return nr;
+    }
+    match uring_op_name(nr - event::URING_NR_BASE) {
+        "unlinkat" => 263,
+        "renameat" => 316,
+        "mkdirat" => 258,
+        "linkat" => 265,
+        "symlinkat" => 266,
+        "openat" => 257,
+        "openat2" => 437,
+        _ => nr,
+    }
+}
+
+/// io_uring opcode names (`IORING_OP_*`, lowercase), in opcode order.
+const URING_OP_NAMES: [&str; 63] = [
+    "nop",
+    "readv",
+    "writev",
+    "fsync",
+    "read_fixed",
+    "write_fixed",
+    "poll_add",
+    "poll_remove",
+    "sync_file_range",
+    "sendmsg",
+    "recvmsg",
+    "timeout",
+    "timeout_remove",
+    "accept",
+    "async_cancel",
+    "link_timeout",
+    "connect",
+    "fallocate",
+    "openat",
+    "close",
+    "files_update",
+    "statx",
+    "read",
+    "write",
+    "fadvise",
+    "madvise",
+    "send",
+    "recv",
+    "openat2",
+    "epoll_ctl",
+    "splice",
+    "provide_buffers",
+    "remove_buffers",
+    "tee",
+    "shutdown",
+    "renameat",
+    "unlinkat",
+    "mkdirat",
+    "symlinkat",
+    "linkat",
+    "msg_ring",
+    "fsetxattr",
+    "setxattr",
+    "fgetxattr",
+    "getxattr",
+    "socket",
+    "uring_cmd",
+    "send_zc",
+    "sendmsg_zc",
+    "read_multishot",
+    "waitid",
+    "futex_wait",
+    "futex_wake",
+    "futex_waitv",
+    "fixed_fd_install",
+    "ftruncate",
+    "bind",
+    "listen",
+    "recv_zc",
+    "epoll_wait",
+    "readv_fixed",
+    "writev_fixed",
+    "pipe",
+];
+
+/// The name of an io_uring opcode.
+pub fn uring_op_name(op: u32) -> &'static str {
+    URING_OP_NAMES
+        .get(op as usize)
+        .copied()
+        .unwrap_or("unknown")
 }
 
 /// The symbolic name of an errno value (`EACCES`).

@@ -13,13 +13,19 @@ fn object_was_rebuilt_after_the_sources_changed() {
     for line in record.lines() {
         let (hash, name) = line.split_once("  ").expect("sha256sum format");
         let bytes = std::fs::read(bpf.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let actual: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let actual: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(
             actual, hash,
             "bpf/{name} changed since glasshouse.bpf.o was built: run scripts/build-ebpf.sh and commit the object"
         );
         checked += 1;
     }
-    assert_eq!(checked, 3, "the record must cover glasshouse.bpf.c, glasshouse.h and vmlinux.h");
+    assert_eq!(
+        checked, 3,
+        "the record must cover glasshouse.bpf.c, glasshouse.h and vmlinux.h"
+    );
     assert!(bpf.join("glasshouse.bpf.o").metadata().unwrap().len() > 0);
 }

@@ -64,14 +64,6 @@ pub struct Aggregator {
     pub events: u64,
 }
 
-/// A process as the receipt shows it.
-pub struct ProcessRecord {
-    /// The receipt entry.
-    pub node: ProcessNode,
-    /// Whether it was still running when the records were taken.
-    pub alive: bool,
-}
-
 impl Aggregator {
     /// An empty aggregate; `root_ppid` is the parent recorded for the root process.
     pub fn new(root_ppid: u32) -> Self {
@@ -292,19 +284,15 @@ impl Aggregator {
         Some(join(&base, e.strings[raw]))
     }
 
-    /// The process tree, sorted by pid (then by order of appearance for a reused pid).
-    pub fn processes(&self) -> Vec<ProcessRecord> {
-        let mut out: Vec<ProcessRecord> = self
+    /// The process tree, sorted by pid (a reused pid keeps its order of appearance).
+    pub fn processes(&self) -> Vec<ProcessNode> {
+        let mut out: Vec<ProcessNode> = self
             .finished
             .iter()
-            .map(|p| (p, false))
-            .chain(self.live.values().map(|p| (p, true)))
-            .map(|(p, alive)| ProcessRecord {
-                node: node(p),
-                alive,
-            })
+            .chain(self.live.values())
+            .map(node)
             .collect();
-        out.sort_by_key(|r| r.node.pid);
+        out.sort_by_key(|n| n.pid);
         out
     }
 

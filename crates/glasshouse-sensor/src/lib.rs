@@ -311,8 +311,7 @@ impl Sensor {
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
         let mut obs = Observations::default();
-        for record in agg.processes() {
-            let mut node = record.node;
+        for mut node in agg.processes() {
             node.ended_by_glasshouse = ended.contains(&node.pid);
             obs.process_tree.push(node);
         }

@@ -4,9 +4,7 @@ use crate::exit::{self, Exit};
 use crate::tee::{self, Tee};
 use anyhow::Result;
 use glasshouse_backend::{BackendError, BackendKind, ChildControl, CommandSpec, Termination};
-use glasshouse_receipt::{
-    ArgvCapture, LegacyProcess, OsText, ProcessNode, Provenance, Receipt, SensorCoverage,
-};
+use glasshouse_receipt::{LegacyProcess, OsText, Provenance, Receipt};
 use glasshouse_sensor::{Sensor, SensorOptions};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -144,6 +142,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     };
     let mut ended = Vec::new();
     let mut linger_ms = 0;
+    let mut run_notes = Vec::new();
     let (termination, ran) = match backend.spawn(spec) {
         Ok(mut child) => {
             let stdout = child
@@ -163,13 +162,15 @@ pub fn run(args: RunArgs) -> Result<i32> {
             forwarding.close();
             let termination = termination?;
             let deadline = Duration::from_secs(2);
-            for (tee, hash, bytes) in [
+            for (stream, tee, hash, bytes) in [
                 (
+                    "stdout",
                     stdout,
                     &mut receipt.artifacts.stdout_hash,
                     &mut receipt.artifacts.stdout_bytes,
                 ),
                 (
+                    "stderr",
                     stderr,
                     &mut receipt.artifacts.stderr_hash,
                     &mut receipt.artifacts.stderr_bytes,
@@ -180,6 +181,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
                     .as_ref()
                     .map_or_else(tee::empty_sha256, |r| r.sha256.clone());
                 *bytes = result.as_ref().map_or(0, |r| r.bytes);
+                if result.is_some_and(|r| !r.complete) {
+                    run_notes.push(format!(
+                        "{stream} was still held open by a process outside the traced tree when the run ended; artifacts.{stream}_hash covers what was written until then"
+                    ));
+                }
             }
             (termination, true)
         }
@@ -205,7 +211,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
     receipt.filesystem.failed = observed.filesystem.failed;
     receipt.network = observed.network;
     receipt.syscalls = observed.syscalls;
-    receipt.sensor = Some(observed.coverage);
+    let mut coverage = observed.coverage;
+    coverage.notes.extend(run_notes);
+    receipt.sensor = Some(coverage);
     receipt.processes = receipt
         .process_tree
         .iter()
@@ -336,24 +344,6 @@ fn runtime_name(program: &OsString) -> String {
         || program.to_string_lossy().into_owned(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-/// The program's path as `PATH` lookup finds it (used when no sensor resolved the real exe).
-fn resolve_program(program: &OsString) -> OsText {
-    let p = std::path::Path::new(program);
-    if p.as_os_str().as_encoded_bytes().contains(&b'/') {
-        return OsText::from(
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.to_owned())
-                .as_path(),
-        );
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(p))
-        .find(|c| c.is_file())
-        .map_or_else(|| OsText::from(p), |c| OsText::from(c.as_path()))
 }
 
 fn now_rfc3339() -> String {

@@ -123,11 +123,11 @@ impl ExecutionBackend for ProcessBackend {
         if spec.capture_output {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        for mut hook in spec.before_exec {
+        for hook in spec.before_exec {
             // SAFETY: the hooks' contract (BeforeExecHook) is async-signal-safety: they make raw
             // system calls only, which is what pre_exec requires between fork and exec.
             unsafe {
-                cmd.pre_exec(move || hook());
+                cmd.pre_exec(hook);
             }
         }
         let mut child = cmd

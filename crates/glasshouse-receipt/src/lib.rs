@@ -46,14 +46,14 @@ pub enum ReceiptError {
     #[error("not a valid receipt: {0}")]
     Malformed(#[from] serde_json::Error),
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What glasshouse was doing.
         action: &'static str,
         /// The file involved.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (part of the message, so not repeated as a source).
+        cause: std::io::Error,
     },
 }
 
@@ -95,10 +95,10 @@ impl Receipt {
 
     /// Reads and parses a receipt file.
     pub fn read(path: &Path) -> Result<Self, ReceiptError> {
-        let json = std::fs::read_to_string(path).map_err(|source| ReceiptError::Io {
+        let json = std::fs::read_to_string(path).map_err(|cause| ReceiptError::Io {
             action: "cannot read receipt",
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Self::from_json(&json)
     }
@@ -152,10 +152,10 @@ fn parent_dir(path: &Path) -> &Path {
 /// Checks, without leaving anything behind, that [`write_atomic`] to `path` can succeed: the
 /// directory exists and is writable and `path` is not a directory.
 pub fn check_writable(path: &Path) -> Result<(), ReceiptError> {
-    let io = |source| ReceiptError::Io {
+    let io = |cause| ReceiptError::Io {
         action: "cannot write receipt to",
         path: path.to_owned(),
-        source,
+        cause,
     };
     if path.is_dir() {
         return Err(io(std::io::Error::new(
@@ -184,10 +184,10 @@ pub fn check_writable(path: &Path) -> Result<(), ReceiptError> {
 
 /// Writes bytes atomically (temp file in the same directory, mode 0600, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReceiptError> {
-    let io = |source| ReceiptError::Io {
+    let io = |cause| ReceiptError::Io {
         action: "cannot write receipt to",
         path: path.to_owned(),
-        source,
+        cause,
     };
     // tempfile creates the file with mode 0600 already; the receipt keeps it.
     let mut tmp = tempfile::Builder::new()

@@ -237,6 +237,7 @@ struct walk {
     int pos;
     int reached_root;
     int truncated;
+    int pseudo;
 };
 
 /* One step of the dentry walk, run by bpf_loop: prepend one component, or cross one mount
@@ -260,10 +261,9 @@ static long walk_step(__u64 index, void *data)
         return 0;
     }
     struct dentry *parent = DENTRY_PTR(w->dentry, d_parent);
-    if (parent == w->dentry || !parent) {
-        w->reached_root = 1;
-        return 1;
-    }
+    /* A dentry that is its own parent but not a mount's root is a pseudo file (memfd, pipe,
+     * socket, anon inode): its name is all there is, as the kernel's d_path shows it. */
+    int pseudo = parent == w->dentry || !parent;
     __u32 len = read_u32_at(w->dentry, __builtin_offsetof(struct dentry, d_name.len)) & NAME_MASK;
     const unsigned char *name = DENTRY_PTR(w->dentry, d_name.name);
     if ((int)len + 1 > w->pos) {
@@ -274,6 +274,11 @@ static long walk_step(__u64 index, void *data)
     bpf_probe_read_kernel(&s->path[w->pos & PATH_MASK], len, name);
     w->pos -= 1;
     s->path[w->pos & PATH_MASK] = '/';
+    if (pseudo) {
+        w->reached_root = 1;
+        w->pseudo = 1;
+        return 1;
+    }
     w->dentry = parent;
     return 0;
 }
@@ -298,9 +303,11 @@ static __always_inline __u32 append_path(struct scratch *s, __u32 off, struct de
         s->path[w.pos & PATH_MASK] = '/';
     }
     struct mnt_namespace *ns = MOUNT_PTR(w.mnt, mnt_ns);
-    if (!ns || (unsigned long)ns >= (unsigned long)-4095)
+    if (w.pseudo || !ns || (unsigned long)ns >= (unsigned long)-4095)
         s->h.flags |= GH_FLAG_DETACHED(idx);
-    if (!DENTRY_PTR(dentry, d_hash.pprev) && DENTRY_PTR(dentry, d_parent) != dentry)
+    /* No name left in any directory: the kernel's d_path says " (deleted)". */
+    struct inode *inode = DENTRY_PTR(dentry, d_inode);
+    if (inode && read_u32_at(inode, __builtin_offsetof(struct inode, __i_nlink)) == 0)
         s->h.flags |= GH_FLAG_UNLINKED(idx);
     if (w.truncated)
         s->h.flags |= GH_FLAG_TRUNCATED(idx);

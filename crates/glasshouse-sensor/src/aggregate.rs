@@ -189,11 +189,11 @@ impl Aggregator {
     /// [`event::URING_NR_BASE`]) on path A (the one it acts on) and path B (the new name).
     fn path_result(&mut self, nr: u32, ret: i64, a: Option<Vec<u8>>, b: Option<Vec<u8>>) {
         if ret < 0 {
-            let target = a.or(b).unwrap_or_default();
+            let target = a.or(b).map(|p| normalize(&p)).unwrap_or_default();
             *self.failed.entry((nr, target, (-ret) as i32)).or_insert(0) += 1;
             return;
         }
-        let (a, b) = (a.map(resolve_parent), b.map(resolve_parent));
+        let (a, b) = (a.map(|p| resolve(&p)), b.map(|p| resolve(&p)));
         match crate::uring_as_syscall(nr) {
             // unlink rmdir unlinkat
             87 | 84 | 263 => self.deletes.extend(a),
@@ -268,7 +268,8 @@ impl Aggregator {
         p
     }
 
-    /// The absolute, normalized path of raw string `raw` relative to base string `base`.
+    /// Raw string `raw` made absolute by base string `base` (the directory it is relative to),
+    /// not normalized yet: `..` after a symlink must be resolved on the file system, not in text.
     fn joined(&mut self, e: &Event<'_>, raw: usize, base: usize) -> Option<Vec<u8>> {
         if e.strings[raw].is_empty() && e.strings[base].is_empty() {
             return None;
@@ -281,7 +282,7 @@ impl Aggregator {
             ));
         }
         let base = self.path(e, base);
-        Some(join(&base, e.strings[raw]))
+        Some(concat(&base, e.strings[raw]))
     }
 
     /// The process tree, sorted by pid (a reused pid keeps its order of appearance).
@@ -386,24 +387,33 @@ fn node(p: &Proc) -> ProcessNode {
     n
 }
 
+/// `raw` when it is absolute, else `base/raw`.
+fn concat(base: &[u8], raw: &[u8]) -> Vec<u8> {
+    if raw.first() == Some(&b'/') || base.is_empty() {
+        return raw.to_vec();
+    }
+    let mut out = base.to_vec();
+    out.push(b'/');
+    out.extend_from_slice(raw);
+    out
+}
+
 /// Joins `raw` to `base` unless it is absolute, then normalizes `.`, `..` and repeated slashes
 /// lexically. An empty `raw` (AT_EMPTY_PATH) names `base` itself.
 pub fn join(base: &[u8], raw: &[u8]) -> Vec<u8> {
+    normalize(&concat(base, raw))
+}
+
+/// Normalizes `.`, `..` and repeated slashes of an absolute path lexically.
+fn normalize(path: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
-    let start: &[&[u8]] = if raw.first() == Some(&b'/') {
-        &[]
-    } else {
-        &[base]
-    };
-    for piece in start.iter().chain(std::iter::once(&raw)) {
-        for comp in piece.split(|b| *b == b'/') {
-            match comp {
-                b"" | b"." => {}
-                b".." => {
-                    parts.pop();
-                }
-                c => parts.push(c),
+    for comp in path.split(|b| *b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
             }
+            c => parts.push(c),
         }
     }
     let mut out = Vec::new();
@@ -417,18 +427,24 @@ pub fn join(base: &[u8], raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Resolves symlinks in the directory part of a path that no longer names a file (deleted,
-/// renamed away), so it names the same place an open of that directory would have. Left as it
-/// is when the directory is gone too.
-fn resolve_parent(path: Vec<u8>) -> Vec<u8> {
+/// The real path of a file that may no longer exist (deleted, renamed away): its directory is
+/// resolved on the file system, which follows symlinks before `..` as the kernel did; the path
+/// is normalized in text only when that directory is gone too.
+fn resolve(path: &[u8]) -> Vec<u8> {
     use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
-    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(&path));
-    match (p.parent(), p.file_name()) {
-        (Some(dir), Some(name)) => match std::fs::canonicalize(dir) {
-            Ok(real) => real.join(name).into_os_string().into_vec(),
-            Err(_) => path,
-        },
-        _ => path,
+    let Some(cut) = path.iter().rposition(|b| *b == b'/') else {
+        return normalize(path);
+    };
+    let (dir, name) = (&path[..cut.max(1)], &path[cut + 1..]);
+    if matches!(name, b"" | b"." | b"..") {
+        return normalize(path);
+    }
+    match std::fs::canonicalize(std::ffi::OsStr::from_bytes(dir)) {
+        Ok(real) => real
+            .join(std::ffi::OsStr::from_bytes(name))
+            .into_os_string()
+            .into_vec(),
+        Err(_) => normalize(path),
     }
 }
 
@@ -443,5 +459,21 @@ mod tests {
         assert_eq!(join(b"/a/b", b"/x/../y"), b"/y");
         assert_eq!(join(b"/", b"../../.."), b"/");
         assert_eq!(join(b"/a", b""), b"/a");
+    }
+
+    #[test]
+    fn resolve_follows_symlinks_before_dotdot() {
+        let dir = std::env::temp_dir().join(format!("gh-resolve-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("deep/er")).unwrap();
+        let _ = std::fs::remove_file(dir.join("lnk"));
+        std::os::unix::fs::symlink(dir.join("deep/er"), dir.join("lnk")).unwrap();
+        let real = std::fs::canonicalize(&dir).unwrap();
+        let raw = format!("{}/lnk/../h", dir.display());
+        assert_eq!(
+            resolve(raw.as_bytes()),
+            format!("{}/deep/h", real.display()).into_bytes()
+        );
+        assert_eq!(resolve(b"/no/such/dir/../x"), b"/no/such/x");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,7 +1,6 @@
 //! The glasshouse command line: thin glue over the receipt, backend, sensor and policy crates.
 
 mod exit;
-#[path = "policy_stub.rs"]
 mod policy_cmd;
 mod run;
 mod tee;

@@ -1,0 +1,1232 @@
+//! Ground-truth tests of the kernel sensor ("Sensor I").
+//!
+//! Each test runs one tiny tester program (C sources in `tests/programs/`, compiled once per test
+//! binary with `cc`) that does one known thing, under `glasshouse run --profile host`, and checks
+//! that the receipt holds exactly that: the exact path in the right list (and in no other list),
+//! the exact exec, the exact parent. Every tester works in a fresh temporary directory (canonical
+//! path), so the set of receipt paths under that directory can be compared for equality.
+//!
+//! These tests need BPF: when the sensor cannot load they FAIL (glasshouse exits 124), they never
+//! skip. Every receipt is validated against the committed JSON Schema, read back with the receipt
+//! crate, and its root process (the one whose parent is glasshouse) must be unique.
+//!
+//! There are no timing assertions: waits are bounded by generous deadlines that panic. Only
+//! processes a test started are ever signalled, by pid, after checking that they are ours.
+
+use glasshouse_receipt::{OsText, ProcessNode, Receipt};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The glasshouse binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_glasshouse");
+
+/// How long one glasshouse run may take before the test gives up (and fails).
+const RUN_DEADLINE: Duration = Duration::from_secs(180);
+
+/// How long a test waits for a file or a process state before it fails.
+const WAIT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The tracepoints the sensor cannot work without.
+const CORE_HOOKS: &[&str] = &[
+    "sched_process_fork",
+    "sched_process_exec",
+    "sched_process_exit",
+    "sys_enter",
+    "sys_exit",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Tester programs
+// ---------------------------------------------------------------------------------------------
+
+/// The path of compiled tester program `name` (`tests/programs/<name>.c`).
+fn program(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let path = DIR.get_or_init(build_programs).join(name);
+    assert!(path.is_file(), "no tester program {}", path.display());
+    path
+}
+
+/// Compiles every `tests/programs/*.c` into cargo's temporary directory for integration tests.
+/// Each binary is written under a temporary name and renamed into place, so concurrent runs of
+/// this test binary never see a half-written program.
+fn build_programs() -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sensor-programs");
+    fs::create_dir_all(&out).unwrap_or_else(|e| panic!("create {}: {e}", out.display()));
+    let out = canonical(&out);
+    let mut built = 0;
+    for entry in fs::read_dir(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display())) {
+        let path = entry.expect("read_dir entry").path();
+        if path.extension() != Some(OsStr::new("c")) {
+            continue;
+        }
+        let name = path.file_stem().expect("file stem").to_owned();
+        let target = out.join(&name);
+        let tmp = out.join(format!(
+            "{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let result = Command::new("cc")
+            .args(["-O1", "-Wall", "-Wextra", "-pthread", "-o"])
+            .arg(&tmp)
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run cc (a C compiler is needed): {e}"));
+        assert!(
+            result.status.success(),
+            "cc {} failed:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        fs::rename(&tmp, &target)
+            .unwrap_or_else(|e| panic!("rename {} -> {}: {e}", tmp.display(), target.display()));
+        built += 1;
+    }
+    assert!(built > 0, "no tester programs in {}", src.display());
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and files
+// ---------------------------------------------------------------------------------------------
+
+fn canonical(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|e| panic!("canonicalize {}: {e}", path.display()))
+}
+
+fn bytes_of(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
+
+fn path_of(text: &OsText) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(text.as_bytes()))
+}
+
+fn touch(path: &Path) {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    }
+    fs::write(path, b"ground truth\n").unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn mkdir(path: &Path) {
+    fs::create_dir_all(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+}
+
+fn symlink(target: &str, link: &Path) {
+    std::os::unix::fs::symlink(target, link)
+        .unwrap_or_else(|e| panic!("symlink {} -> {target}: {e}", link.display()));
+}
+
+/// Waits until `path` exists, failing after [`WAIT_DEADLINE`].
+fn wait_for_file(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < WAIT_DEADLINE,
+            "{} did not appear",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A temporary directory for one test: glasshouse runs in it and writes its receipt there; the
+/// tester works in its `w` subdirectory, which nothing else touches.
+struct Sandbox {
+    _dir: tempfile::TempDir,
+    /// Canonical path of the temporary directory.
+    root: PathBuf,
+    /// Canonical path of the tester's working directory (`root/w`).
+    work: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("gh-sensor-")
+            .tempdir()
+            .expect("create temp dir");
+        let root = canonical(dir.path());
+        let work = root.join("w");
+        mkdir(&work);
+        Self {
+            _dir: dir,
+            root,
+            work,
+        }
+    }
+
+    /// `w/<rel>`.
+    fn w(&self, rel: &str) -> PathBuf {
+        self.work.join(rel)
+    }
+
+    /// Starts `glasshouse run --profile host --receipt ROOT/<receipt> FLAGS -- CMD` in ROOT.
+    fn start(
+        &self,
+        receipt: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        cmd: &[&OsStr],
+    ) -> Running {
+        let receipt = self.root.join(receipt);
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(&self.root)
+            .env_remove("GLASSHOUSE_CAPTURE_ARGV")
+            .env_remove("GLASSHOUSE_BPF_DIR")
+            .envs(env.iter().copied())
+            .args(["run", "--profile", "host", "--receipt"])
+            .arg(&receipt)
+            .args(flags)
+            .arg("--")
+            .args(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let what = format!("{command:?}");
+        let mut child = command.spawn().expect("start glasshouse");
+        let stdout = reader(child.stdout.take().expect("stdout pipe"));
+        let stderr = reader(child.stderr.take().expect("stderr pipe"));
+        Running {
+            child,
+            receipt,
+            stdout,
+            stderr,
+            what,
+        }
+    }
+
+    /// Runs glasshouse to the end with default options.
+    fn run(&self, cmd: &[&OsStr]) -> Run {
+        self.start("receipt.json", &[], &[], cmd)
+            .finish(RUN_DEADLINE)
+    }
+
+    /// [`Self::run`], and the command must have exited 0.
+    fn run_ok(&self, cmd: &[&OsStr]) -> Run {
+        let run = self.run(cmd);
+        run.assert_exit(0);
+        run
+    }
+}
+
+/// Reads a pipe to its end on a thread.
+fn reader(mut pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+/// A glasshouse process started by a test.
+struct Running {
+    child: Child,
+    receipt: PathBuf,
+    stdout: mpsc::Receiver<Vec<u8>>,
+    stderr: mpsc::Receiver<Vec<u8>>,
+    what: String,
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (at most `deadline`) for glasshouse to exit, then reads and checks its receipt.
+    fn finish(mut self, deadline: Duration) -> Run {
+        let start = Instant::now();
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => panic!("waiting for glasshouse: {e}"),
+            }
+            if start.elapsed() > deadline {
+                // Only glasshouse itself, which this test started, is ended here.
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let stderr = self
+                    .stderr
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_default();
+                panic!(
+                    "glasshouse did not exit within {deadline:?}: {}\nstderr:\n{}",
+                    self.what,
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let pipe = |rx: &mpsc::Receiver<Vec<u8>>, name: &str| {
+            rx.recv_timeout(WAIT_DEADLINE).unwrap_or_else(|_| {
+                panic!("glasshouse's {name} stayed open after it exited (a process escaped?)")
+            })
+        };
+        let stdout = pipe(&self.stdout, "stdout");
+        let stderr = String::from_utf8_lossy(&pipe(&self.stderr, "stderr")).into_owned();
+        assert_ne!(
+            status.code(),
+            Some(124),
+            "the eBPF sensor could not start (glasshouse exited 124); these tests need BPF \
+             (root on a BPF-capable kernel) and fail without it:\n{stderr}"
+        );
+        let text = fs::read_to_string(&self.receipt).unwrap_or_else(|e| {
+            panic!(
+                "no receipt at {} ({e}); glasshouse {status}: {}\nstderr:\n{stderr}",
+                self.receipt.display(),
+                self.what
+            )
+        });
+        let json = validate(&self.receipt, &text);
+        let receipt = Receipt::from_json(&text).unwrap_or_else(|e| {
+            panic!("receipt {} does not read back: {e}", self.receipt.display())
+        });
+        let run = Run {
+            status,
+            stdout,
+            stderr,
+            json,
+            receipt,
+            glasshouse_pid: self.child.id(),
+        };
+        run.check_common();
+        run
+    }
+}
+
+/// The committed schema, compiled once.
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../{}", schema_file_name()));
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read committed schema {}: {e}", path.display()));
+        let schema: Value = serde_json::from_str(&text).expect("committed schema is JSON");
+        jsonschema::validator_for(&schema).expect("committed schema compiles")
+    })
+}
+
+fn schema_file_name() -> String {
+    glasshouse_receipt::schema_file_name()
+}
+
+/// Parses a receipt and checks it against the committed schema.
+fn validate(path: &Path, text: &str) -> Value {
+    let value: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("receipt {} is not JSON: {e}", path.display()));
+    let errors: Vec<String> = validator()
+        .iter_errors(&value)
+        .map(|e| format!("  at {}: {e}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "receipt {} does not match {}:\n{}",
+        path.display(),
+        schema_file_name(),
+        errors.join("\n")
+    );
+    assert_eq!(value["version"], glasshouse_receipt::SCHEMA_VERSION);
+    value
+}
+
+/// A finished glasshouse run.
+struct Run {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: String,
+    json: Value,
+    receipt: Receipt,
+    glasshouse_pid: u32,
+}
+
+/// Which list of `filesystem` a path is in.
+#[derive(Debug, Clone, Copy)]
+enum List {
+    Reads,
+    Writes,
+    Deletes,
+}
+
+impl Run {
+    /// What every receipt must hold: the kernel sensor ran with its core hooks, and exactly one
+    /// process (the root) has glasshouse as its parent.
+    fn check_common(&self) {
+        let sensor = self.json["sensor"].clone();
+        assert_eq!(
+            sensor["kind"], "ebpf",
+            "the kernel sensor did not run: {sensor:#}\nstderr:\n{}",
+            self.stderr
+        );
+        let hooks = sensor["hooks"].as_array().cloned().unwrap_or_default();
+        for hook in CORE_HOOKS {
+            assert!(
+                hooks.iter().any(|h| h["attached"] == true
+                    && h["name"].as_str().is_some_and(|n| n.ends_with(hook))),
+                "core hook {hook} is not attached: {sensor:#}"
+            );
+        }
+        let roots: Vec<&ProcessNode> = self
+            .receipt
+            .process_tree
+            .iter()
+            .filter(|p| p.ppid == self.glasshouse_pid)
+            .collect();
+        assert_eq!(
+            roots.len(),
+            1,
+            "exactly one process must have glasshouse (pid {}) as its parent\n{}",
+            self.glasshouse_pid,
+            self.excerpt(None)
+        );
+    }
+
+    /// The command's process: its parent is glasshouse.
+    fn root(&self) -> &ProcessNode {
+        self.receipt
+            .process_tree
+            .iter()
+            .find(|p| p.ppid == self.glasshouse_pid)
+            .expect("root process (checked when the run finished)")
+    }
+
+    fn assert_exit(&self, code: i32) {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "glasshouse exit status (the command's): stderr:\n{}\n{}",
+            self.stderr,
+            self.excerpt(None)
+        );
+    }
+
+    fn list(&self, which: List) -> &[OsText] {
+        let fs = &self.receipt.filesystem;
+        match which {
+            List::Reads => &fs.reads,
+            List::Writes => &fs.writes,
+            List::Deletes => &fs.deletes,
+        }
+    }
+
+    /// The paths of list `which` that are `dir` or below it.
+    fn under(&self, which: List, dir: &Path) -> BTreeSet<PathBuf> {
+        self.list(which)
+            .iter()
+            .map(path_of)
+            .filter(|p| p.starts_with(dir))
+            .collect()
+    }
+
+    /// Every path of every list (and every failed target) at or below `dir`.
+    fn anything_under(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = [List::Reads, List::Writes, List::Deletes]
+            .into_iter()
+            .flat_map(|l| self.under(l, dir))
+            .collect();
+        found.extend(
+            self.receipt
+                .filesystem
+                .failed
+                .iter()
+                .filter_map(|f| f.target.as_ref().map(path_of))
+                .filter(|p| p.starts_with(dir)),
+        );
+        found
+    }
+
+    /// The reads, writes and deletes at or below `dir` are exactly the given ones.
+    fn assert_files(&self, dir: &Path, reads: &[PathBuf], writes: &[PathBuf], deletes: &[PathBuf]) {
+        let expected = |v: &[PathBuf]| v.iter().cloned().collect::<BTreeSet<_>>();
+        let want = [expected(reads), expected(writes), expected(deletes)];
+        let got = [List::Reads, List::Writes, List::Deletes].map(|l| self.under(l, dir));
+        assert!(
+            want == got,
+            "filesystem lists under {} differ\n  expected reads   {:?}\n  got reads        {:?}\n  \
+             expected writes  {:?}\n  got writes       {:?}\n  expected deletes {:?}\n  \
+             got deletes      {:?}\n{}",
+            dir.display(),
+            want[0],
+            got[0],
+            want[1],
+            got[1],
+            want[2],
+            got[2],
+            self.excerpt(Some(dir))
+        );
+    }
+
+    /// Processes whose argv is exactly `argv`.
+    fn with_argv(&self, argv: &[&[u8]]) -> Vec<&ProcessNode> {
+        self.receipt
+            .process_tree
+            .iter()
+            .filter(|p| {
+                p.argv.len() == argv.len()
+                    && p.argv.iter().zip(argv).all(|(a, b)| a.as_bytes() == *b)
+            })
+            .collect()
+    }
+
+    /// The one process whose argv is exactly `argv`.
+    fn one_with_argv(&self, argv: &[&[u8]]) -> &ProcessNode {
+        let found = self.with_argv(argv);
+        assert_eq!(
+            found.len(),
+            1,
+            "expected exactly one process with argv {:?}\n{}",
+            argv.iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>(),
+            self.excerpt(None)
+        );
+        found[0]
+    }
+
+    fn process(&self, pid: u32) -> &ProcessNode {
+        self.receipt
+            .process_tree
+            .iter()
+            .find(|p| p.pid == pid)
+            .unwrap_or_else(|| panic!("no process {pid} in the tree\n{}", self.excerpt(None)))
+    }
+
+    fn pids(&self) -> BTreeSet<u32> {
+        self.receipt.process_tree.iter().map(|p| p.pid).collect()
+    }
+
+    fn sensor(&self) -> &glasshouse_receipt::SensorCoverage {
+        self.receipt.sensor.as_ref().expect("sensor section")
+    }
+
+    fn syscall_count(&self, name: &str) -> u64 {
+        self.receipt.syscalls.counts.get(name).copied().unwrap_or(0)
+    }
+
+    /// Every process's parent is glasshouse or another process of the tree.
+    fn assert_tree_closed(&self) {
+        let pids = self.pids();
+        for p in &self.receipt.process_tree {
+            assert!(
+                p.ppid == self.glasshouse_pid || pids.contains(&p.ppid),
+                "process {} has a parent ({}) outside the tree\n{}",
+                p.pid,
+                p.ppid,
+                self.excerpt(None)
+            );
+        }
+    }
+
+    /// The parts of the receipt a failure message needs: the process tree, the file lists
+    /// (below `dir` when given, at most 40 entries each), failed operations and the sensor.
+    fn excerpt(&self, dir: Option<&Path>) -> String {
+        let files = |which: List| -> Vec<String> {
+            self.list(which)
+                .iter()
+                .filter(|t| dir.is_none_or(|d| path_of(t).starts_with(d)))
+                .take(40)
+                .map(|t| t.display_lossy().into_owned())
+                .collect()
+        };
+        let failed: Vec<&Value> = self.json["filesystem"]["failed"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|f| {
+                        dir.is_none_or(|d| {
+                            f["target"]
+                                .as_str()
+                                .is_some_and(|t| Path::new(t).starts_with(d))
+                        })
+                    })
+                    .take(10)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let excerpt = serde_json::json!({
+            "process_tree": self.json["process_tree"],
+            "filesystem": {
+                "reads": files(List::Reads),
+                "writes": files(List::Writes),
+                "deletes": files(List::Deletes),
+                "failed (first 10)": failed,
+            },
+            "sensor": self.json["sensor"],
+        });
+        format!(
+            "receipt excerpt (glasshouse pid {}, file lists {}):\n{}",
+            self.glasshouse_pid,
+            dir.map_or_else(
+                || "unfiltered".to_owned(),
+                |d| format!("under {}", d.display())
+            ),
+            serde_json::to_string_pretty(&excerpt).unwrap_or_default()
+        )
+    }
+}
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// Standard base64 decoding (written here so the check does not depend on the product's codec).
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET
+            .iter()
+            .position(|a| *a == c)
+            .unwrap_or_else(|| panic!("{text:?} is not base64")) as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// Sends SIGKILL to `pid` only when its command line contains `marker` (so a reused pid that
+/// is not ours is never touched).
+fn kill_if_ours(pid: u32, marker: &[u8]) -> bool {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if cmdline.windows(marker.len()).any(|w| w == marker) {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        return true;
+    }
+    false
+}
+
+/// Ends a process the test started directly, whatever happens to the test.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Ends the daemon grandchild named by a pid file if it is still alive when the test ends
+/// (it should not be: glasshouse must end it).
+struct DaemonGuard {
+    pidfile: PathBuf,
+}
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = fs::read_to_string(&self.pidfile)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            kill_if_ours(pid, bytes_of(&self.pidfile));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1-6. Files
+// ---------------------------------------------------------------------------------------------
+
+/// open("sub/a") and openat(AT_FDCWD, "sub/b") after chdir(DIR): the absolute paths are read.
+#[test]
+fn relative_paths_after_chdir_are_recorded_absolute() {
+    let s = Sandbox::new();
+    touch(&s.w("sub/a"));
+    touch(&s.w("sub/b"));
+    let run = s.run_ok(&[program("relpath").as_os_str(), s.work.as_os_str()]);
+    run.assert_files(&s.work, &[s.w("sub/a"), s.w("sub/b")], &[], &[]);
+}
+
+/// openat(dfd, "f") and openat(dfd, "sub/g") with an O_PATH dirfd, after chdir("/"): the paths
+/// are resolved against the dirfd, and the O_PATH open of the directory is no read.
+#[test]
+fn openat_with_a_dirfd_is_resolved_against_the_dirfd() {
+    let s = Sandbox::new();
+    touch(&s.w("f"));
+    touch(&s.w("sub/g"));
+    let run = s.run_ok(&[program("dirfd").as_os_str(), s.work.as_os_str()]);
+    run.assert_files(&s.work, &[s.w("f"), s.w("sub/g")], &[], &[]);
+}
+
+/// openat2(dfd, "new", O_CREAT|O_WRONLY) writes (and does not read) "new"; openat2 of an
+/// existing file for reading reads it.
+#[test]
+fn openat2_create_is_a_write_and_openat2_rdonly_a_read() {
+    let s = Sandbox::new();
+    touch(&s.w("existing"));
+    let run = s.run_ok(&[program("openat2").as_os_str(), s.work.as_os_str()]);
+    assert!(s.w("new").is_file(), "the tester did not create w/new");
+    run.assert_files(&s.work, &[s.w("existing")], &[s.w("new")], &[]);
+    assert!(
+        run.syscall_count("openat2") >= 2,
+        "syscalls.counts.openat2 = {} (2 calls made)",
+        run.syscall_count("openat2")
+    );
+}
+
+/// Opening through a file symlink and through a directory symlink reads the real files; the
+/// links themselves are not recorded.
+#[test]
+fn open_through_a_symlink_records_the_target() {
+    let s = Sandbox::new();
+    touch(&s.w("real/target"));
+    touch(&s.w("real/other"));
+    symlink("real/target", &s.w("link"));
+    symlink("real", &s.w("dlink"));
+    let run = s.run_ok(&[
+        program("open_paths").as_os_str(),
+        s.w("link").as_os_str(),
+        s.w("dlink/other").as_os_str(),
+    ]);
+    run.assert_files(&s.work, &[s.w("real/target"), s.w("real/other")], &[], &[]);
+}
+
+/// unlink, unlinkat, rmdir, unlinkat(AT_REMOVEDIR) delete; rename and renameat2 delete the
+/// source and write the target; open("x/../g") reads "g".
+#[test]
+fn unlink_rmdir_rename_and_dotdot() {
+    let s = Sandbox::new();
+    for f in ["f", "f2", "a", "c", "g"] {
+        touch(&s.w(f));
+    }
+    for d in ["d", "d2", "x"] {
+        mkdir(&s.w(d));
+    }
+    let run = s.run_ok(&[program("pathops").as_os_str(), s.work.as_os_str()]);
+    for gone in ["f", "f2", "a", "c", "d", "d2"] {
+        assert!(!s.w(gone).exists(), "the tester left w/{gone}");
+    }
+    for made in ["b", "e"] {
+        assert!(s.w(made).is_file(), "the tester did not make w/{made}");
+    }
+    run.assert_files(
+        &s.work,
+        &[s.w("g")],
+        &[s.w("b"), s.w("e")],
+        &[s.w("f"), s.w("f2"), s.w("d"), s.w("d2"), s.w("a"), s.w("c")],
+    );
+}
+
+/// unlink("lnk/../h") where lnk is a symlink to deep/er: the kernel resolves `..` after
+/// following the link, so deep/h is removed (w/h is untouched), and that is what is deleted.
+#[test]
+fn unlink_through_a_symlink_then_dotdot_records_the_real_file() {
+    let s = Sandbox::new();
+    mkdir(&s.w("deep/er"));
+    touch(&s.w("deep/h"));
+    touch(&s.w("h"));
+    symlink("deep/er", &s.w("lnk"));
+    let run = s.run_ok(&[
+        program("unlink_path").as_os_str(),
+        s.w("lnk/../h").as_os_str(),
+    ]);
+    assert!(!s.w("deep/h").exists(), "the kernel removed deep/h");
+    assert!(s.w("h").exists(), "w/h is untouched");
+    run.assert_files(&s.work, &[], &[], &[s.w("deep/h")]);
+}
+
+/// truncate(path) writes; open(O_WRONLY|O_TRUNC) writes (no read); open(O_RDWR) reads and
+/// writes.
+#[test]
+fn truncate_otrunc_and_ordwr() {
+    let s = Sandbox::new();
+    for f in ["t1", "t2", "t3"] {
+        touch(&s.w(f));
+    }
+    let run = s.run_ok(&[program("truncate").as_os_str(), s.work.as_os_str()]);
+    for f in ["t1", "t2"] {
+        assert_eq!(
+            fs::metadata(s.w(f)).unwrap().len(),
+            0,
+            "w/{f} was truncated"
+        );
+    }
+    run.assert_files(
+        &s.work,
+        &[s.w("t3")],
+        &[s.w("t1"), s.w("t2"), s.w("t3")],
+        &[],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7-11. Processes
+// ---------------------------------------------------------------------------------------------
+
+/// execveat(dirfd of /bin, "true") and execveat(fd of /bin/true, "", AT_EMPTY_PATH): each
+/// child's exe is the real file (not /dev/fd/N/...), with its argv, under the tester.
+#[test]
+fn execveat_with_a_dirfd_and_with_empty_path() {
+    let s = Sandbox::new();
+    let run = s.run_ok(&[program("execveat").as_os_str()]);
+    let real_true = canonical(Path::new("/bin/true"));
+    let root = run.root();
+    assert_eq!(
+        path_of(&root.exe),
+        program("execveat"),
+        "{}",
+        run.excerpt(None)
+    );
+    for marker in ["via-dirfd", "via-empty-path"] {
+        let child = run.one_with_argv(&[b"true", marker.as_bytes()]);
+        assert_eq!(
+            path_of(&child.exe),
+            real_true,
+            "{marker}: exe\n{}",
+            run.excerpt(None)
+        );
+        assert_eq!(
+            child.ppid,
+            root.pid,
+            "{marker}: ppid\n{}",
+            run.excerpt(None)
+        );
+        assert_eq!(child.exit_code, Some(0), "{marker}: exit code");
+    }
+    assert_eq!(run.receipt.process_tree.len(), 3, "{}", run.excerpt(None));
+    assert!(
+        run.syscall_count("execveat") >= 2,
+        "syscalls.counts.execveat"
+    );
+}
+
+/// fexecve of a memfd holding /bin/true: the process's image is the memfd, shown as the kernel
+/// names it ("/memfd:gh-memfd (deleted)"); its first image was the tester.
+#[test]
+fn fexecve_of_a_memfd() {
+    let s = Sandbox::new();
+    let run = s.run_ok(&[program("memfd").as_os_str()]);
+    let root = run.root();
+    let exe = root.exe.display_lossy().into_owned();
+    assert!(
+        exe.starts_with("/memfd:gh-memfd"),
+        "root exe {exe:?} should start with /memfd:gh-memfd\n{}",
+        run.excerpt(None)
+    );
+    let argv: Vec<&[u8]> = root.argv.iter().map(OsText::as_bytes).collect();
+    assert_eq!(argv, [&b"gh-memfd-true"[..], b"from-memfd"], "root argv");
+    assert_eq!(root.execs.len(), 2, "two images\n{}", run.excerpt(None));
+    assert_eq!(path_of(&root.execs[0].exe), program("memfd"));
+    assert_eq!(root.execs[1].exe, root.exe);
+    assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt(None));
+}
+
+/// A non-leader thread calls execv("/bin/echo"): the process (same pid) shows echo's real path
+/// and the argv given; a thread is not a process of its own.
+#[test]
+fn exec_from_a_non_leader_thread() {
+    let s = Sandbox::new();
+    let run = s.run_ok(&[program("thread_exec").as_os_str()]);
+    assert_eq!(
+        run.stdout, b"from-thread x\n",
+        "echo's output passes through"
+    );
+    let root = run.root();
+    assert_eq!(
+        path_of(&root.exe),
+        canonical(Path::new("/bin/echo")),
+        "{}",
+        run.excerpt(None)
+    );
+    let argv: Vec<&[u8]> = root.argv.iter().map(OsText::as_bytes).collect();
+    assert_eq!(argv, [&b"echo"[..], b"from-thread", b"x"], "root argv");
+    assert_eq!(root.execs.len(), 2, "two images\n{}", run.excerpt(None));
+    assert_eq!(path_of(&root.execs[0].exe), program("thread_exec"));
+    assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt(None));
+}
+
+/// vfork + exec: the child is recorded with the tester as its parent.
+#[test]
+fn vfork_then_exec() {
+    let s = Sandbox::new();
+    let run = s.run_ok(&[program("vfork").as_os_str()]);
+    let root = run.root();
+    assert_eq!(path_of(&root.exe), program("vfork"));
+    let child = run.one_with_argv(&[b"true", b"vfork-child"]);
+    assert_eq!(child.ppid, root.pid, "{}", run.excerpt(None));
+    assert_eq!(path_of(&child.exe), canonical(Path::new("/bin/true")));
+    assert_eq!(child.exit_code, Some(0));
+    assert_eq!(run.receipt.process_tree.len(), 2, "{}", run.excerpt(None));
+}
+
+/// Double fork: the grandchild (setsid, sleeping 120 s) outlives the root. With `--linger 1`
+/// glasshouse ends it, records `ended_by_glasshouse`, exits with the root's code (7) long
+/// before the sleep would end, and leaves no process behind.
+#[test]
+fn double_fork_daemon_is_recorded_and_ended() {
+    let s = Sandbox::new();
+    let pidfile = s.w("daemon.pid");
+    let _guard = DaemonGuard {
+        pidfile: pidfile.clone(),
+    };
+    let run = s
+        .start(
+            "receipt.json",
+            &["--linger", "1"],
+            &[],
+            &[
+                program("daemon").as_os_str(),
+                pidfile.as_os_str(),
+                os("120"),
+            ],
+        )
+        // Far below the grandchild's 120 s sleep: glasshouse must not wait for it.
+        .finish(Duration::from_secs(60));
+    run.assert_exit(7);
+    let gpid: u32 = fs::read_to_string(&pidfile)
+        .expect("the grandchild wrote its pid")
+        .trim()
+        .parse()
+        .expect("pid");
+
+    // The grandchild must be gone (ended and reaped), not left running or as a zombie.
+    let start = Instant::now();
+    let proc_dir = PathBuf::from(format!("/proc/{gpid}"));
+    while proc_dir.exists() {
+        if start.elapsed() > WAIT_DEADLINE {
+            let state = fs::read_to_string(proc_dir.join("status")).unwrap_or_default();
+            let killed = kill_if_ours(gpid, bytes_of(&pidfile));
+            panic!(
+                "the daemon grandchild {gpid} still exists after glasshouse exited \
+                 (killed by the test now: {killed}):\n{state}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let root = run.root();
+    assert_eq!(root.exit_code, Some(7));
+    assert!(!root.ended_by_glasshouse);
+    let grandchild = run.process(gpid);
+    assert!(
+        grandchild.ended_by_glasshouse,
+        "grandchild {gpid} must be ended_by_glasshouse\n{}",
+        run.excerpt(None)
+    );
+    assert_eq!(
+        grandchild.signal,
+        Some(libc::SIGKILL),
+        "{}",
+        run.excerpt(None)
+    );
+    let child = run.process(grandchild.ppid);
+    assert_eq!(child.ppid, root.pid, "{}", run.excerpt(None));
+    assert_eq!(child.exit_code, Some(0));
+    assert!(!child.ended_by_glasshouse);
+    assert_eq!(run.receipt.process_tree.len(), 3, "{}", run.excerpt(None));
+    assert!(run.sensor().linger_ms > 0, "sensor.linger_ms");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12-14. Volume and isolation
+// ---------------------------------------------------------------------------------------------
+
+/// 20,000 distinct files opened: every one is in reads, nothing is lost, coverage is complete.
+#[test]
+fn twenty_thousand_files_are_all_recorded() {
+    const COUNT: usize = 20_000;
+    let s = Sandbox::new();
+    let expected: Vec<PathBuf> = (0..COUNT).map(|i| s.w(&format!("f{i:05}"))).collect();
+    for path in &expected {
+        fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    }
+    let run = s.run_ok(&[
+        program("open_many").as_os_str(),
+        s.work.as_os_str(),
+        os(&COUNT.to_string()),
+    ]);
+    let sensor = run.sensor();
+    assert_eq!(sensor.events_lost, 0, "{}", run.excerpt(Some(&s.work)));
+    let reads = run.under(List::Reads, &s.work);
+    let want: BTreeSet<PathBuf> = expected.into_iter().collect();
+    let missing: Vec<&PathBuf> = want.difference(&reads).take(10).collect();
+    let extra: Vec<&PathBuf> = reads.difference(&want).take(10).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} of {COUNT} files read; first missing {missing:?}; first unexpected {extra:?}\n{}",
+        reads.len(),
+        run.excerpt(Some(&s.work))
+    );
+    run.assert_files(&s.work, &want.iter().cloned().collect::<Vec<_>>(), &[], &[]);
+    assert!(
+        sensor.complete,
+        "sensor.complete\n{}",
+        run.excerpt(Some(&s.work))
+    );
+    assert!(run.syscall_count("openat") >= COUNT as u64);
+}
+
+/// Two glasshouse runs at the same time (they wait for each other inside): each receipt holds
+/// its own marker and processes, and nothing of the other.
+#[test]
+fn two_concurrent_runs_do_not_mix() {
+    let a = Sandbox::new();
+    let b = Sandbox::new();
+    for s in [&a, &b] {
+        touch(&s.w("marker"));
+    }
+    let start = |me: &Sandbox, other: &Sandbox, name: &str| {
+        me.start(
+            "receipt.json",
+            &[],
+            &[],
+            &[
+                program("rendezvous").as_os_str(),
+                me.w("marker").as_os_str(),
+                me.w("ready").as_os_str(),
+                other.w("ready").as_os_str(),
+                os(name),
+            ],
+        )
+    };
+    let running_a = start(&a, &b, "run-a");
+    let running_b = start(&b, &a, "run-b");
+    assert_ne!(running_a.pid(), running_b.pid());
+    let run_a = running_a.finish(RUN_DEADLINE);
+    let run_b = running_b.finish(RUN_DEADLINE);
+    for (run, me, other, mine, theirs) in [
+        (&run_a, &a, &b, "run-a", "run-b"),
+        (&run_b, &b, &a, "run-b", "run-a"),
+    ] {
+        run.assert_exit(0);
+        run.assert_files(&me.work, &[me.w("marker")], &[me.w("ready")], &[]);
+        let leaked = run.anything_under(&other.work);
+        assert!(
+            leaked.is_empty(),
+            "{mine}'s receipt holds the other run's files {leaked:?}"
+        );
+        let child = run.one_with_argv(&[b"true", mine.as_bytes()]);
+        assert_eq!(child.ppid, run.root().pid);
+        assert!(
+            run.with_argv(&[b"true", theirs.as_bytes()]).is_empty(),
+            "{mine}'s receipt holds {theirs}'s process\n{}",
+            run.excerpt(None)
+        );
+        assert_eq!(run.receipt.process_tree.len(), 2, "{}", run.excerpt(None));
+        run.assert_tree_closed();
+    }
+    let shared: Vec<u32> = run_a.pids().intersection(&run_b.pids()).copied().collect();
+    assert!(shared.is_empty(), "both receipts hold processes {shared:?}");
+}
+
+/// A busy process outside glasshouse, opening its own marker in a loop for the whole run:
+/// neither its file nor its pid appears in the receipt.
+#[test]
+fn unrelated_busy_process_is_not_recorded() {
+    let busy_dir = Sandbox::new();
+    let marker = busy_dir.w("busy-marker");
+    let ready = busy_dir.w("busy-ready");
+    touch(&marker);
+    let mut busy = KillOnDrop(
+        Command::new(program("busy"))
+            .arg(&marker)
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the busy process"),
+    );
+    let busy_pid = busy.0.id();
+    wait_for_file(&ready);
+
+    let s = Sandbox::new();
+    touch(&s.w("own-marker"));
+    let run = s.run_ok(&[
+        os("/bin/sh"),
+        os("-c"),
+        os(r#"cat "$1" >/dev/null && sleep 0.3 && cat "$1" >/dev/null"#),
+        os("sh"),
+        s.w("own-marker").as_os_str(),
+    ]);
+    assert!(
+        busy.0.try_wait().expect("try_wait").is_none(),
+        "the busy process must still be running (it ran during the whole glasshouse run)"
+    );
+    run.assert_files(&s.work, &[s.w("own-marker")], &[], &[]);
+    let leaked = run.anything_under(&busy_dir.root);
+    assert!(
+        leaked.is_empty(),
+        "the receipt holds the busy process's files {leaked:?}"
+    );
+    assert!(
+        !run.pids().contains(&busy_pid),
+        "the receipt holds the busy process {busy_pid}\n{}",
+        run.excerpt(None)
+    );
+    run.assert_tree_closed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 15-17. argv and interpreters
+// ---------------------------------------------------------------------------------------------
+
+/// A child exec'd with ["true", "a\xffb", "plain"]: the non-UTF-8 argument is kept losslessly
+/// as {"base64": ...}.
+#[test]
+fn non_utf8_argv_is_kept_losslessly() {
+    let s = Sandbox::new();
+    let run = s.run_ok(&[program("exec_argv").as_os_str(), os("nonutf8")]);
+    let child = run.one_with_argv(&[b"true", b"a\xffb", b"plain"]);
+    assert_eq!(child.ppid, run.root().pid);
+    assert!(!child.argv_truncated);
+    let node = run.json["process_tree"]
+        .as_array()
+        .expect("process_tree")
+        .iter()
+        .find(|p| p["pid"].as_u64() == Some(u64::from(child.pid)))
+        .expect("the child in the JSON");
+    let arg = &node["argv"][1];
+    let encoded = arg["base64"]
+        .as_str()
+        .unwrap_or_else(|| panic!("argv[1] must be {{\"base64\": ...}}, got {arg}"));
+    assert_eq!(
+        base64_decode(encoded),
+        b"a\xffb",
+        "argv[1] decodes to the bytes given"
+    );
+    assert_eq!(node["argv"][0], "true");
+    assert_eq!(node["argv"][2], "plain");
+}
+
+/// A child exec'd with an argv of more than 8192 bytes: the kept part is a prefix, the process
+/// says argv_truncated, sensor.truncated has an "argv" entry for it and coverage is incomplete.
+#[test]
+fn argv_longer_than_the_limit_is_flagged_truncated() {
+    let s = Sandbox::new();
+    let run = s.run_ok(&[program("exec_argv").as_os_str(), os("long")]);
+    let real_true = canonical(Path::new("/bin/true"));
+    let child = run
+        .receipt
+        .process_tree
+        .iter()
+        .find(|p| path_of(&p.exe) == real_true)
+        .unwrap_or_else(|| panic!("no /bin/true process\n{}", run.excerpt(None)));
+    assert_eq!(child.ppid, run.root().pid);
+    assert!(
+        child.argv_truncated,
+        "argv_truncated\n{}",
+        run.excerpt(None)
+    );
+    let full: Vec<u8> = [
+        b"true".to_vec(),
+        vec![b'a'; 4000],
+        vec![b'b'; 4000],
+        vec![b'c'; 4000],
+    ]
+    .join(&0u8);
+    let kept: Vec<u8> = child
+        .argv
+        .iter()
+        .map(|a| a.as_bytes().to_vec())
+        .collect::<Vec<_>>()
+        .join(&0u8);
+    assert!(
+        kept.len() >= 8000 && kept.len() < full.len() && full.starts_with(&kept),
+        "the kept argv ({} bytes) must be a prefix of the real one ({} bytes)",
+        kept.len(),
+        full.len()
+    );
+    assert_eq!(child.argv[1].as_bytes(), &[b'a'; 4000][..]);
+    let sensor = run.sensor();
+    assert!(
+        sensor
+            .truncated
+            .iter()
+            .any(|t| t.kind == "argv" && t.pid == child.pid),
+        "sensor.truncated must have an argv entry for pid {}\n{}",
+        child.pid,
+        run.excerpt(None)
+    );
+    assert!(!sensor.complete, "sensor.complete must be false");
+    assert!(!run.root().argv_truncated);
+}
+
+/// GLASSHOUSE_CAPTURE_ARGV=0: processes are still recorded, every argv is empty and the
+/// receipt says argv was not captured.
+#[test]
+fn argv_capture_off() {
+    let s = Sandbox::new();
+    let run = s
+        .start(
+            "receipt.json",
+            &[],
+            &[("GLASSHOUSE_CAPTURE_ARGV", "0")],
+            &[program("exec_argv").as_os_str(), os("nonutf8")],
+        )
+        .finish(RUN_DEADLINE);
+    run.assert_exit(0);
+    let capture = &run.sensor().argv_capture;
+    assert!(!capture.captured, "argv_capture.captured");
+    assert_eq!(capture.requested, "0");
+    let real_true = canonical(Path::new("/bin/true"));
+    assert!(
+        run.receipt
+            .process_tree
+            .iter()
+            .any(|p| path_of(&p.exe) == real_true && p.ppid == run.root().pid),
+        "the /bin/true child is still recorded\n{}",
+        run.excerpt(None)
+    );
+    for p in &run.receipt.process_tree {
+        assert!(
+            p.argv.is_empty() && p.execs.iter().all(|e| e.argv.is_empty()),
+            "process {} has argv although capture is off\n{}",
+            p.pid,
+            run.excerpt(None)
+        );
+    }
+    assert!(run.receipt.processes.iter().all(|p| p.cmd.is_empty()));
+}
+
+/// A `#!/bin/sh` script: the process's exe is the interpreter's real file, and argv is what
+/// the kernel builds: the interpreter as written, the script path, then the arguments.
+#[test]
+fn shebang_script_runs_its_interpreter() {
+    let s = Sandbox::new();
+    let script = s.w("script.sh");
+    fs::write(&script, "#!/bin/sh\nexit 3\n").expect("write script");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let run = s.run(&[script.as_os_str(), os("arg1")]);
+    run.assert_exit(3);
+    let root = run.root();
+    assert_eq!(
+        path_of(&root.exe),
+        canonical(Path::new("/bin/sh")),
+        "{}",
+        run.excerpt(None)
+    );
+    let argv: Vec<OsString> = root
+        .argv
+        .iter()
+        .map(|a| OsString::from_vec(a.as_bytes().to_vec()))
+        .collect();
+    assert_eq!(
+        argv,
+        [os("/bin/sh"), script.as_os_str(), os("arg1")],
+        "{}",
+        run.excerpt(None)
+    );
+    assert_eq!(root.exit_code, Some(3));
+}

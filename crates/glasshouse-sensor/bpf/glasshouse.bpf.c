@@ -47,7 +47,7 @@ struct scratch {
 struct inflight {
     __u64 args[6];
     __u32 nr;
-    __u32 pad;
+    __u32 active;
 };
 
 struct seen_key {
@@ -80,10 +80,12 @@ struct {
     __type(value, struct scratch);
 } scratch SEC(".maps");
 
+/* The arguments of the syscall a thread of the tree is in, from sys_enter to sys_exit. Task
+ * storage: no key to hash, nothing to delete, and it follows a thread through exec. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u64);
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
     __type(value, struct inflight);
 } inflight SEC(".maps");
 
@@ -335,13 +337,14 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 {
     if (fd < 0)
         return NULL;
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    if (!fdt)
+    /* task is a trusted BTF pointer: these are plain (fault-safe) loads, not helper calls. */
+    struct files_struct *files = task->files;
+    if (!files)
         return NULL;
-    unsigned int max = BPF_CORE_READ(fdt, max_fds);
-    if ((unsigned long)fd >= max)
+    struct fdtable *fdt = files->fdt;
+    if (!fdt || (unsigned long)fd >= fdt->max_fds)
         return NULL;
-    struct file **arr = BPF_CORE_READ(fdt, fd);
+    struct file **arr = fdt->fd;
     struct file *f = NULL;
     bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
     return f;
@@ -396,11 +399,6 @@ int BPF_PROG(gh_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
     __u32 tgid = BPF_CORE_READ(task, tgid);
     if (!is_tracked(tgid))
         return 0;
-    if (old_pid != BPF_CORE_READ(task, pid)) {
-        /* exec from a non-leader thread: its in-flight syscall entry is keyed by the old tid */
-        __u64 old_key = ((__u64)tgid << 32) | (__u32)old_pid;
-        bpf_map_delete_elem(&inflight, &old_key);
-    }
     struct scratch *s = get_scratch();
     if (!s)
         return 0;
@@ -443,8 +441,6 @@ int BPF_PROG(gh_exit, struct task_struct *task, bool group_dead)
     __u32 tgid = BPF_CORE_READ(task, tgid);
     if (!is_tracked(tgid))
         return 0;
-    __u64 key = ((__u64)tgid << 32) | (__u32)BPF_CORE_READ(task, pid);
-    bpf_map_delete_elem(&inflight, &key);
     if (!group_dead)
         return 0;
     /* Forget the process before its pid can be reused. */
@@ -490,15 +486,21 @@ int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
     }
     if (!is_interesting(id))
         return 0;
-    struct inflight in = {
-        .args = {
-            BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx),
-            BPF_CORE_READ(regs, r10), BPF_CORE_READ(regs, r8), BPF_CORE_READ(regs, r9),
-        },
-        .nr = nr,
-    };
-    if (bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
+    struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+                                               BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!in) {
         stat_inc(GH_STAT_LOST_BASE + GH_HOOK_SYS_ENTER);
+        return 0;
+    }
+    /* regs is a trusted pointer here: plain loads, no helper calls. */
+    in->args[0] = regs->di;
+    in->args[1] = regs->si;
+    in->args[2] = regs->dx;
+    in->args[3] = regs->r10;
+    in->args[4] = regs->r8;
+    in->args[5] = regs->r9;
+    in->nr = nr;
+    in->active = 1;
     return 0;
 }
 
@@ -508,7 +510,12 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
 {
     if (!f)
         return;
-    __u32 fmode = BPF_CORE_READ(f, f_mode);
+    /* One read of the head of struct file, and one of the dentry's identity, instead of a
+     * helper call per field: this runs for every open of the tree. */
+    char head[__builtin_offsetof(struct file, f_path) + sizeof(struct path)];
+    if (bpf_probe_read_kernel(head, sizeof(head), f))
+        return;
+    __u32 fmode = *(__u32 *)(head + __builtin_offsetof(struct file, f_mode));
     if (fmode & FMODE_PATH)
         return; /* O_PATH: names a file without reading or writing it */
     __u32 access = 0;
@@ -520,15 +527,25 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
         access |= GH_ACC_TRUNC;
     if (fmode & FMODE_CREATED)
         access |= GH_ACC_CREATE | GH_ACC_WRITE;
-    struct path p = BPF_CORE_READ(f, f_path);
+    struct path p = *(struct path *)(head + __builtin_offsetof(struct file, f_path));
+    /* d_parent, d_name (hash_len, name) and d_inode are adjacent. */
+    struct {
+        __u64 parent;
+        __u64 hash_len;
+        __u64 name;
+        __u64 inode;
+    } id = {};
+    bpf_probe_read_kernel(&id, sizeof(id), (char *)p.dentry + __builtin_offsetof(struct dentry, d_parent));
+    /* Two opens share a key only when they name the same path: same dentry under the same
+     * parent with the same name, on the same mount, bound to the same inode. */
     struct seen_key key = {
-        .tgid = BPF_CORE_READ(task, tgid),
+        .tgid = bpf_get_current_pid_tgid() >> 32,
         .access = access,
         .dentry = (__u64)p.dentry,
         .mnt = (__u64)p.mnt,
-        .parent = (__u64)DENTRY_PTR(p.dentry, d_parent),
-        .ino = BPF_CORE_READ((struct inode *)DENTRY_PTR(p.dentry, d_inode), i_ino),
-        .name_hash = read_u64_at(p.dentry, __builtin_offsetof(struct dentry, d_name.hash_len)),
+        .parent = id.parent,
+        .ino = id.inode,
+        .name_hash = id.hash_len,
     };
     if (bpf_map_lookup_elem(&seen, &key))
         return;
@@ -922,13 +939,12 @@ int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *
 SEC("tp_btf/sys_exit")
 int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    struct inflight *slot = bpf_map_lookup_elem(&inflight, &pid_tgid);
-    if (!slot)
-        return 0;
-    struct inflight in = *slot;
-    bpf_map_delete_elem(&inflight, &pid_tgid);
     struct task_struct *task = bpf_get_current_task_btf();
+    struct inflight *slot = bpf_task_storage_get(&inflight, task, 0, 0);
+    if (!slot || !slot->active)
+        return 0;
+    slot->active = 0;
+    struct inflight in = *slot;
     switch (in.nr) {
     case 2: case 85: case 257: case 437: case 304:
         if (ret >= 0) {

@@ -84,9 +84,12 @@ pub enum SensorError {
     /// `GLASSHOUSE_CAPTURE_ARGV` has a value glasshouse does not know.
     #[error("GLASSHOUSE_CAPTURE_ARGV={0:?} is not understood: use 0, 1 or force")]
     BadArgvSetting(String),
-    /// The kernel refused to load the object (usually: not root / no CAP_BPF+CAP_PERFMON).
-    #[error("the kernel refused the eBPF sensor: {0}; run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE), or drop --profile")]
+    /// The kernel refused to load the object.
+    #[error("the kernel refused the eBPF sensor: {0}")]
     Load(String),
+    /// The kernel refused for lack of privileges.
+    #[error("not allowed to load the eBPF sensor ({0}): run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE), or drop --profile")]
+    NotPermitted(String),
     /// Not one hook could be attached.
     #[error("no eBPF hook could be attached: {0}")]
     NoHooks(String),
@@ -225,10 +228,22 @@ impl Sensor {
         let capture_flag: u32 = capture.into();
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
+            // The in-flight syscall arguments live in task storage, which aya has no type for;
+            // only the kernel side uses that map.
+            .allow_unsupported_maps()
             .map_max_entries("scratch", cpus as u32)
             .override_global("cfg_capture_argv", &capture_flag, true)
             .load(&object)
-            .map_err(|e| SensorError::Load(error_chain(&e)))?;
+            .map_err(|e| {
+                let detail = error_chain(&e);
+                if detail.contains("Operation not permitted")
+                    || detail.contains("Permission denied")
+                {
+                    SensorError::NotPermitted(detail)
+                } else {
+                    SensorError::Load(detail)
+                }
+            })?;
 
         let mut hooks = Vec::new();
         for (program, tracepoint) in HOOKS {

@@ -35,7 +35,10 @@ enum Command {
     #[command(after_help = "Example:\n  glasshouse schema > receipt.schema.json")]
     Schema,
     /// Evaluate receipts against a policy.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  glasshouse policy check --policy examples/policies/coding-agent.toml receipt.json\n  glasshouse policy explain --policy examples/policies/coding-agent.toml --action read --receipt receipt.json ~/.ssh/id_ed25519"
+    )]
     Policy(policy_cmd::PolicyCommand),
 }
 

@@ -17,9 +17,9 @@ pub struct RunArgs {
     /// `guest` and `combined` need a VM backend.
     #[arg(long, value_enum)]
     profile: Option<ProfileArg>,
-    /// Where to write the receipt (only with --profile).
-    #[arg(long, value_name = "PATH", default_value = "receipt.json")]
-    receipt: PathBuf,
+    /// Where to write the receipt (only with --profile) [default: receipt.json]
+    #[arg(long, value_name = "PATH")]
+    receipt: Option<PathBuf>,
     /// Execution backend.
     #[arg(long, value_enum, default_value = "process")]
     backend: BackendArg,
@@ -103,11 +103,18 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .into());
     }
     let Some(provenance) = provenance else {
+        if args.receipt.is_some() {
+            eprintln!("glasshouse: warning: --receipt has no effect without --profile: no receipt is written");
+        }
         return run_plain(backend.as_mut(), &args);
     };
+    let receipt_path = args
+        .receipt
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("receipt.json"));
 
     // Everything that can be refused is checked before the command starts.
-    glasshouse_receipt::check_writable(&args.receipt)
+    glasshouse_receipt::check_writable(&receipt_path)
         .map_err(|e| Exit::new(exit::USAGE, format!("{e}; choose another --receipt path")))?;
     let policy = match &args.policy {
         Some(path) => Some(
@@ -232,14 +239,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .collect();
 
     let violated = policy.as_ref().is_some_and(|p| p.apply(&mut receipt));
-    receipt.write_atomic(&args.receipt).map_err(|e| {
+    receipt.write_atomic(&receipt_path).map_err(|e| {
         Exit::new(
             exit::RECEIPT_WRITE_FAILED,
             format!("{e}; the command exited with {}", receipt.exit_code),
         )
     })?;
     if !args.quiet {
-        eprintln!("{}", summary(&receipt, &args.receipt));
+        eprintln!("{}", summary(&receipt, &receipt_path));
     }
     if violated && args.enforce_exit {
         return Ok(exit::POLICY_VIOLATION);

@@ -658,19 +658,18 @@ static __always_inline __u32 sock_identity(struct sock *sk)
     return GH_SOCK(family, type, protocol);
 }
 
-/* Reports a socket call that named a destination (connect, or a send with an address). */
-static __always_inline void on_net(struct task_struct *task, __u32 nr, long ret, long fd,
-                                   const void *uaddr, __u32 addr_len)
+/* Reports one destination named by a socket call (connect, or a send with an address), once
+ * per process, call, outcome and destination. */
+static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, __u32 sock_id,
+                                               struct sock *sk, const void *uaddr, __u32 addr_len)
 {
     if (!uaddr || addr_len == 0)
         return; /* a send on a connected socket: its destination was reported at connect */
-    struct socket *sock = file_socket(fd_file(task, fd));
-    struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
     struct net_key key = {
-        .tgid = BPF_CORE_READ(task, tgid),
+        .tgid = tgid,
         .nr = nr,
         .ret = ret >= 0 ? 0 : ret, /* one report per destination and outcome, not per size */
-        .sock = sock_identity(sk),
+        .sock = sock_id,
         .addr_len = addr_len > SOCKADDR_MAX ? SOCKADDR_MAX : addr_len,
     };
     bpf_probe_read_user(key.addr, key.addr_len & (SOCKADDR_MAX - 1), uaddr);
@@ -696,27 +695,40 @@ static __always_inline void on_net(struct task_struct *task, __u32 nr, long ret,
     }
 }
 
+#define MMSG_INSPECTED 8
+#define MMSGHDR_SIZE 64 /* struct mmsghdr: user_msghdr + msg_len, padded */
+
 static __always_inline void on_socket_syscall(struct task_struct *task, struct inflight *in, long ret)
 {
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    struct socket *sock = file_socket(fd_file(task, in->args[0]));
+    struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+    __u32 sock_id = sock_identity(sk);
+    struct user_msghdr msg = {};
     switch (in->nr) {
     case 42: /* connect(fd, addr, len) */
-        on_net(task, 42, ret, in->args[0], (const void *)in->args[1], in->args[2]);
+        report_destination(tgid, 42, ret, sock_id, sk, (const void *)in->args[1], in->args[2]);
         break;
     case 44: /* sendto(fd, buf, len, flags, addr, addr_len) */
-        on_net(task, 44, ret, in->args[0], (const void *)in->args[4], in->args[5]);
+        report_destination(tgid, 44, ret, sock_id, sk, (const void *)in->args[4], in->args[5]);
         break;
-    case 46: { /* sendmsg(fd, msg, flags) */
-        struct user_msghdr msg = {};
-        if (bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]))
-            return;
-        on_net(task, 46, ret, in->args[0], msg.msg_name, msg.msg_namelen);
+    case 46: /* sendmsg(fd, msg, flags) */
+        if (!bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]))
+            report_destination(tgid, 46, ret, sock_id, sk, msg.msg_name, msg.msg_namelen);
         break;
-    }
-    case 307: { /* sendmmsg(fd, msgs, vlen, flags): the first message's destination */
-        struct user_msghdr msg = {};
-        if (bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]))
-            return;
-        on_net(task, 307, ret, in->args[0], msg.msg_name, msg.msg_namelen);
+    case 307: { /* sendmmsg(fd, msgs, vlen, flags): every message may name its own destination */
+        __u32 vlen = in->args[2];
+        for (int i = 0; i < MMSG_INSPECTED; i++) {
+            if (i >= vlen || (ret >= 0 && i >= ret))
+                break; /* messages past the count returned were not sent */
+            if (bpf_probe_read_user(&msg, sizeof(msg), (char *)in->args[1] + i * MMSGHDR_SIZE))
+                break;
+            report_destination(tgid, 307, ret < 0 ? ret : 0, sock_id, sk, msg.msg_name,
+                               msg.msg_namelen);
+        }
+        __u32 sent = ret >= 0 ? ret : vlen;
+        if (sent > MMSG_INSPECTED)
+            stat_add(GH_STAT_MMSG_UNINSPECTED, sent - MMSG_INSPECTED);
         break;
     }
     }

@@ -55,6 +55,8 @@
 #define GH_STAT_BYTES_SENT 9          /* bytes sent on inet sockets */
 #define GH_STAT_BYTES_RECEIVED 10     /* bytes received on inet sockets */
 #define GH_STAT_URING_PENDING_FULL 11 /* an io_uring request could not be followed (map full) */
+#define GH_STAT_MMSG_UNINSPECTED 12   /* sendmmsg messages past the first 8, whose destinations
+                                       * were not read */
 #define GH_STAT_COUNT 16
 #define GH_URING_OPS 64
 

@@ -62,6 +62,7 @@ const STAT_TRACK_FULL: usize = 8;
 const STAT_BYTES_SENT: usize = 9;
 const STAT_BYTES_RECEIVED: usize = 10;
 const STAT_URING_PENDING_FULL: usize = 11;
+const STAT_MMSG_UNINSPECTED: usize = 12;
 const STAT_COUNT: u32 = 16;
 const URING_OPS: u32 = 64;
 const MAX_SYSCALLS: u32 = 512;
@@ -374,6 +375,12 @@ impl Sensor {
                 stats[STAT_URING_PENDING_FULL]
             ));
         }
+        if stats[STAT_MMSG_UNINSPECTED] > 0 {
+            coverage.notes.push(format!(
+                "{} sendmmsg messages past the first 8 of a call were sent without their destinations being read",
+                stats[STAT_MMSG_UNINSPECTED]
+            ));
+        }
         if !obs.syscalls.io_uring.is_empty() {
             coverage.notes.push(
                 "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, connect and sendmsg operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
@@ -396,7 +403,8 @@ impl Sensor {
             && coverage.truncated.is_empty()
             && agg.malformed == 0
             && stats[STAT_TRACK_FULL] == 0
-            && stats[STAT_URING_PENDING_FULL] == 0;
+            && stats[STAT_URING_PENDING_FULL] == 0
+            && stats[STAT_MMSG_UNINSPECTED] == 0;
         obs.coverage = coverage;
         obs
     }

@@ -161,7 +161,8 @@ pub struct ExecImage {
 pub struct Filesystem {
     /// Files opened for reading.
     pub reads: Vec<OsText>,
-    /// Files opened for writing, created, truncated, or the target of a rename or link.
+    /// Files opened for writing, created, truncated, the target of a rename or link, or whose
+    /// metadata was changed by path (chmod, chown, utimes, extended attributes).
     pub writes: Vec<OsText>,
     /// Files and directories unlinked or removed, and the sources of renames.
     pub deletes: Vec<OsText>,

@@ -466,6 +466,10 @@ static __always_inline int is_interesting(long nr)
     case 76: case 83: case 258: case 133: case 259:      /* truncate mkdir mkdirat mknod mknodat */
     case 59: case 322:                                   /* execve execveat */
     case 42: case 44: case 46: case 307:                 /* connect sendto sendmsg sendmmsg */
+    case 90: case 268: case 452:                         /* chmod fchmodat fchmodat2 */
+    case 92: case 94: case 260:                          /* chown lchown fchownat */
+    case 132: case 235: case 261: case 280:              /* utime utimes futimesat utimensat */
+    case 188: case 189: case 197: case 198:              /* (l)setxattr (l)removexattr */
         return 1;
     }
     return 0;
@@ -586,9 +590,11 @@ static __always_inline void on_pathop(struct task_struct *task, struct inflight 
     const char *pa = NULL, *pb = NULL;
     switch (in->nr) {
     case 2: case 85: case 87: case 84: case 76: case 83: case 133: case 59:
+    case 90: case 92: case 94: case 132: case 235: case 188: case 189: case 197: case 198:
         pa = (const char *)in->args[0];
         break;
     case 257: case 437: case 263: case 258: case 259: case 322:
+    case 268: case 452: case 260: case 261: case 280:
         da = in->args[0];
         pa = (const char *)in->args[1];
         break;

@@ -204,8 +204,10 @@ impl Aggregator {
             }
             // link linkat symlink symlinkat: a new name is written
             86 | 265 | 88 | 266 => self.writes.extend(b),
-            // truncate mkdir mkdirat mknod mknodat: created or changed
-            76 | 83 | 258 | 133 | 259 => self.writes.extend(a),
+            // truncate mkdir mkdirat mknod mknodat: created or changed; chmod, chown, utimes
+            // and xattr calls by path: the file's metadata changed
+            76 | 83 | 258 | 133 | 259 | 90 | 268 | 452 | 92 | 94 | 260 | 132 | 235 | 261 | 280
+            | 188 | 189 | 197 | 198 => self.writes.extend(a),
             _ => {}
         }
     }

@@ -664,6 +664,16 @@ static __always_inline __u32 sock_identity(struct sock *sk)
     return GH_SOCK(family, type, protocol);
 }
 
+/* The outcome of a TCP connect whose socket reached `state`: 0 when established, -errno when it
+ * failed, GH_NET_UNDECIDED when it was closed without an error (abandoned). */
+static __always_inline long tcp_outcome(const struct sock *sk, int state)
+{
+    if (state == TCP_ESTABLISHED)
+        return 0;
+    long err = BPF_CORE_READ(sk, sk_err);
+    return err ? -err : GH_NET_UNDECIDED;
+}
+
 /* Reports one destination named by a socket call (connect, or a send with an address), once
  * per process, call, outcome and destination. */
 static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, __u32 sock_id,
@@ -680,6 +690,19 @@ static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, _
     };
     bpf_probe_read_user(key.addr, key.addr_len & (SOCKADDR_MAX - 1), uaddr);
     int in_progress = nr == 42 && ret == -EINPROGRESS && sk;
+    if (in_progress) {
+        /* Register first, then look: on loopback the answer often arrives inside connect(),
+         * before it returns EINPROGRESS, and a state change we were not waiting for is lost. */
+        __u64 skp = (__u64)sk;
+        bpf_map_update_elem(&tcp_pending, &skp, &tgid, BPF_ANY);
+        int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+        if (state != TCP_SYN_SENT && bpf_map_delete_elem(&tcp_pending, &skp) == 0) {
+            /* Already decided, and gh_tcp_state has not reported it: report it here. */
+            in_progress = 0;
+            key.ret = ret = tcp_outcome(sk, state);
+        }
+        /* Otherwise gh_tcp_state reports the outcome (it may already have). */
+    }
     if (!in_progress && bpf_map_lookup_elem(&net_seen, &key))
         return;
     struct scratch *s = get_scratch();
@@ -687,11 +710,8 @@ static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, _
         return;
     start_event(s, GH_EV_NET, nr, ret);
     s->h.sock = key.sock;
-    if (in_progress) {
-        __u64 skp = (__u64)sk;
-        bpf_map_update_elem(&tcp_pending, &skp, &key.tgid, BPF_ANY);
-        s->h.extra = skp;
-    }
+    if (in_progress)
+        s->h.extra = (__u64)sk;
     __u32 len = key.addr_len & 127;
     bpf_probe_read_kernel(&s->data[0], len, key.addr);
     s->h.len[0] = len;
@@ -747,15 +767,13 @@ int BPF_PROG(gh_tcp_state, const struct sock *sk, const int oldstate, const int 
     __u32 *tgid = bpf_map_lookup_elem(&tcp_pending, &skp);
     if (!tgid)
         return 0;
-    long result;
-    if (newstate == TCP_ESTABLISHED)
-        result = 0;
-    else if (newstate == TCP_CLOSE)
-        result = -(long)BPF_CORE_READ(sk, sk_err);
-    else
+    if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
         return 0;
     __u32 owner = *tgid;
-    bpf_map_delete_elem(&tcp_pending, &skp);
+    /* Whoever deletes the entry reports the outcome (see report_destination). */
+    if (bpf_map_delete_elem(&tcp_pending, &skp))
+        return 0;
+    long result = tcp_outcome(sk, newstate);
     struct scratch *s = get_scratch();
     if (!s)
         return 0;

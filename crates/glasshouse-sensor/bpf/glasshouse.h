@@ -21,6 +21,9 @@
 #define GH_EV_URING_DONE 9   /* it completed: aux = opcode, extra = request id, ret = cqe res,
                               * sock = GH_SOCK of the request's file */
 
+/* The `ret` of a TCP connect that ended without an outcome (closed while in progress). */
+#define GH_NET_UNDECIDED 1
+
 /* io_uring operations are reported in GH_EV_OPEN with aux = GH_URING_NR_BASE + opcode. */
 #define GH_URING_NR_BASE 1000
 

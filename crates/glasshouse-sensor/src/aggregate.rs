@@ -56,6 +56,8 @@ pub struct Aggregator {
     attempts: BTreeMap<AttemptKey, BTreeSet<u32>>,
     /// TCP connects in progress, by kernel socket: (tgid, dst, protocol).
     tcp_pending: HashMap<u64, (u32, Vec<u8>, String)>,
+    /// Outcomes of TCP connects that arrived before the connect itself, by (socket, tgid).
+    tcp_early: HashMap<(u64, u32), i64>,
     /// io_uring operations submitted and not yet completed, by request.
     uring_pending: HashMap<u64, UringSubmit>,
     /// Records that could not be decoded (a layout mismatch between object and loader).
@@ -108,12 +110,13 @@ impl Aggregator {
                 self.path_result(e.aux, e.ret, a, b);
             }
             event::EV_NET => self.on_net(e),
-            event::EV_NET_DONE => {
-                if let Some((tgid, dst, protocol)) = self.tcp_pending.remove(&e.extra) {
-                    let (result, errno) = net::result_word(true, e.ret);
-                    self.attempt(tgid, (dst, protocol, result, errno));
+            event::EV_NET_DONE => match self.tcp_pending.remove(&e.extra) {
+                Some((tgid, dst, protocol)) => self.tcp_outcome(tgid, dst, protocol, e.ret),
+                // The kernel may deliver the outcome before the connect that waits for it.
+                None => {
+                    self.tcp_early.insert((e.extra, e.tgid), e.ret);
                 }
-            }
+            },
             event::EV_URING_SUBMIT => {
                 let submit = UringSubmit {
                     path_a: self.joined(e, 0, 1),
@@ -221,8 +224,15 @@ impl Aggregator {
         let dst = net::render_sockaddr(raw);
         let protocol = net::protocol_name(e.sock, raw);
         if e.extra != 0 {
-            // A TCP connect in progress: its outcome arrives as EV_NET_DONE.
-            self.tcp_pending.insert(e.extra, (e.tgid, dst, protocol));
+            // A TCP connect in progress: its outcome arrives as EV_NET_DONE (or already did).
+            if let Some(ret) = self.tcp_early.remove(&(e.extra, e.tgid)) {
+                self.tcp_outcome(e.tgid, dst, protocol, ret);
+            } else if let Some((tgid, dst, protocol)) =
+                self.tcp_pending.insert(e.extra, (e.tgid, dst, protocol))
+            {
+                // The same kernel socket again: the earlier connect never got an outcome.
+                self.attempt(tgid, (dst, protocol, "attempted", None));
+            }
             return;
         }
         let is_connect = e.aux == 42;
@@ -231,6 +241,14 @@ impl Aggregator {
             *self.failed.entry((e.aux, dst.clone(), errno)).or_insert(0) += 1;
         }
         self.attempt(e.tgid, (dst, protocol, result, errno));
+    }
+
+    fn tcp_outcome(&mut self, tgid: u32, dst: Vec<u8>, protocol: String, ret: i64) {
+        let (result, errno) = net::result_word(true, ret);
+        if let Some(errno) = errno {
+            *self.failed.entry((42, dst.clone(), errno)).or_insert(0) += 1;
+        }
+        self.attempt(tgid, (dst, protocol, result, errno));
     }
 
     fn on_uring_done(&mut self, e: &Event<'_>) {

@@ -69,6 +69,8 @@ pub fn protocol_name(sock: u32, raw_addr: &[u8]) -> String {
 /// The result word of a connect (`is_connect`) or a send with an address.
 pub fn result_word(is_connect: bool, ret: i64) -> (&'static str, Option<i32>) {
     match ret {
+        // GH_NET_UNDECIDED: closed while in progress, no outcome.
+        r if r > 0 && is_connect => ("attempted", None),
         r if r >= 0 && is_connect => ("connected", None),
         r if r >= 0 => ("sent", None),
         -111 => ("refused", Some(111)),

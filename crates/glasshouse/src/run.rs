@@ -382,30 +382,52 @@ fn signal_name(sig: i32) -> &'static str {
 
 /// One line saying what the receipt holds.
 fn summary(r: &Receipt, path: &std::path::Path) -> String {
-    let coverage = match &r.sensor {
-        Some(s) if s.kind == "none" => "no kernel sensor ran".to_owned(),
-        Some(s) if s.complete => "sensor coverage complete".to_owned(),
-        Some(s) => format!(
-            "sensor coverage INCOMPLETE ({} events lost, {} truncated)",
-            s.events_lost,
-            s.truncated.len()
-        ),
-        None => "no coverage information".to_owned(),
-    };
-    let policy = match &r.policy {
-        Some(p) => format!("; policy {} ({} violations)", p.verdict, p.violations.len()),
-        None => String::new(),
-    };
-    format!(
-        "glasshouse: receipt {}: exit {}, {} processes, {} reads, {} writes, {} deletes, {} network attempts; {coverage}{policy}",
+    let fs = &r.filesystem;
+    let mut lines = vec![format!(
+        "glasshouse: receipt {}: exit {}, {} processes, {} reads, {} writes, {} deletes, {} network attempts, {} failed operations ({} denied)",
         path.display(),
         r.exit_code,
         r.process_tree.len(),
-        r.filesystem.reads.len(),
-        r.filesystem.writes.len(),
-        r.filesystem.deletes.len(),
+        fs.reads.len(),
+        fs.writes.len(),
+        fs.deletes.len(),
         r.network.attempts.len(),
-    )
+        fs.failed.len(),
+        r.syscalls.denied.len(),
+    )];
+    let ended = r
+        .process_tree
+        .iter()
+        .filter(|p| p.ended_by_glasshouse)
+        .count();
+    if ended > 0 {
+        lines.push(format!(
+            "glasshouse: ended {ended} processes that outlived the command past --linger"
+        ));
+    }
+    if let Some(p) = &r.policy {
+        lines.push(format!(
+            "glasshouse: policy {}: {} violations",
+            p.verdict,
+            p.violations.len()
+        ));
+    }
+    match &r.sensor {
+        Some(s) if s.complete => lines.push(format!(
+            "glasshouse: sensor coverage complete ({} hooks attached, no event lost)",
+            s.hooks.len()
+        )),
+        Some(s) => {
+            lines.push(format!(
+                "glasshouse: sensor coverage INCOMPLETE: {} events lost, {} cut short; see sensor in the receipt",
+                s.events_lost,
+                s.truncated.len()
+            ));
+            lines.extend(s.notes.iter().map(|n| format!("glasshouse:   {n}")));
+        }
+        None => {}
+    }
+    lines.join("\n")
 }
 
 /// After the root exits, keeps recording while descendants still run, for up to `linger`;

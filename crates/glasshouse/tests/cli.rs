@@ -11,18 +11,17 @@
 //! There are no timing assertions; waits poll with a generous deadline and fail (after ending the
 //! processes they started) instead of hanging.
 
+mod common;
+
+use common::{glasshouse, read_receipt, schema_path, validator};
 use serde_json::Value;
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// The glasshouse binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_glasshouse");
 
 /// SHA-256 of the empty string.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -62,10 +61,7 @@ impl Sandbox {
     /// A `glasshouse` command with this directory as its current directory, a defined signal
     /// disposition and no environment variable that changes what glasshouse records.
     fn std_cmd(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(BIN);
-        cmd.current_dir(self.path())
-            .env_remove("GLASSHOUSE_CAPTURE_ARGV")
-            .env_remove("GLASSHOUSE_BPF_DIR");
+        let mut cmd = glasshouse(self.path());
         // SAFETY: the closure only makes async-signal-safe libc calls (signal, sigemptyset,
         // sigprocmask), as pre_exec requires between fork and exec.
         unsafe {
@@ -97,6 +93,48 @@ impl Sandbox {
         cmd
     }
 
+    /// Runs `glasshouse run --profile host FLAGS -- COMMAND`, which must exit `code`.
+    fn run_profiled(
+        &self,
+        flags: &[&str],
+        command: &[&str],
+        code: i32,
+    ) -> assert_cmd::assert::Assert {
+        self.cmd(["run", "--profile", "host"])
+            .args(flags)
+            .arg("--")
+            .args(command)
+            .assert()
+            .code(code)
+    }
+
+    /// Runs `glasshouse OPTIONS -- COMMAND` with `input` on its stdin; it must exit 0. Returns
+    /// what it wrote.
+    fn run_with_input(&self, options: &[&str], command: &[&str], input: &[u8]) -> Output {
+        let assert = self
+            .cmd(options)
+            .arg("--")
+            .args(command)
+            .write_stdin(input.to_vec())
+            .assert()
+            .code(0);
+        assert.get_output().clone()
+    }
+
+    /// Runs `glasshouse OPTIONS -- COMMAND`, which must exit `code` and say `needle` on stderr;
+    /// returns what it said there.
+    fn assert_fails(&self, options: &[&str], command: &[&str], code: i32, needle: &str) -> String {
+        let out = self
+            .cmd(options)
+            .arg("--")
+            .args(command)
+            .assert()
+            .code(code);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(stderr.contains(needle), "{stderr}");
+        stderr
+    }
+
     /// The names of the directory's entries, sorted.
     fn entries(&self) -> Vec<String> {
         names_in(self.path())
@@ -110,53 +148,6 @@ fn names_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// The repository root.
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The committed receipt schema file.
-fn schema_path() -> PathBuf {
-    repo_root().join(glasshouse_receipt::schema_file_name())
-}
-
-/// The committed schema, compiled once.
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let path = schema_path();
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read committed schema {}: {e}", path.display()));
-        let schema: Value = serde_json::from_str(&text).expect("committed schema is JSON");
-        jsonschema::validator_for(&schema).expect("committed schema compiles")
-    })
-}
-
-/// Reads a receipt, checks that it is valid against the committed schema, carries the version
-/// this glasshouse writes and reads back with the receipt crate's own reader, and returns it.
-fn read_receipt(path: &Path) -> Value {
-    let text =
-        fs::read_to_string(path).unwrap_or_else(|e| panic!("read receipt {}: {e}", path.display()));
-    let value: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("receipt {} is not JSON: {e}\n{text}", path.display()));
-    let errors: Vec<String> = validator()
-        .iter_errors(&value)
-        .map(|e| format!("  at {}: {e}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "receipt {} does not match {}:\n{}\n{text}",
-        path.display(),
-        glasshouse_receipt::schema_file_name(),
-        errors.join("\n")
-    );
-    assert_eq!(value["version"], glasshouse_receipt::SCHEMA_VERSION);
-    if let Err(e) = glasshouse_receipt::Receipt::from_json(&text) {
-        panic!("receipt {} does not read back: {e}", path.display());
-    }
-    value
 }
 
 /// Checks the fields of a `--profile host` receipt that the process backend fills, whatever
@@ -230,6 +221,32 @@ fn assert_host_receipt(r: &Value, sandbox: &Sandbox, argv: &[&str], started: boo
     }
 }
 
+/// The receipt `name` of a `--profile host` run of `argv` in `sandbox`, read with
+/// [`read_receipt`] and checked with [`assert_host_receipt`].
+fn host_receipt(sandbox: &Sandbox, name: &str, argv: &[&str], started: bool) -> Value {
+    let r = read_receipt(&sandbox.join(name));
+    assert_host_receipt(&r, sandbox, argv, started);
+    r
+}
+
+/// The receipt says the command exited by itself with `code`, and so did glasshouse.
+fn assert_exited(r: &Value, code: i32) {
+    assert_eq!(r["outcome"]["exit_code"], code, "{r:#}");
+    assert!(r["outcome"]["signal"].is_null(), "{r:#}");
+    assert!(r["outcome"]["error"].is_null(), "{r:#}");
+    assert_eq!(r["exit_code"], code);
+}
+
+/// The receipt says signal `sig` killed the command, and glasshouse exited `code` (128 + sig).
+fn assert_killed(r: &Value, sig: i32, code: i32) {
+    assert_eq!(r["outcome"]["signal"], sig, "{r:#}");
+    assert!(
+        r["outcome"]["exit_code"].is_null(),
+        "a process killed by a signal has no exit status: {r:#}"
+    );
+    assert_eq!(r["exit_code"], code);
+}
+
 /// Lowercase hex SHA-256 of `data`, computed by `sha256sum` (independently of glasshouse).
 fn sha256_hex(data: &[u8]) -> String {
     let mut child = std::process::Command::new("sha256sum")
@@ -244,11 +261,36 @@ fn sha256_hex(data: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }
 
+/// The receipt's `artifacts` say the command wrote exactly `stdout` to its stdout and `stderr`
+/// to its stderr: their SHA-256 (computed by [`sha256_hex`]) and sizes.
+fn assert_artifacts(r: &Value, stdout: &[u8], stderr: &[u8]) {
+    let artifacts = &r["artifacts"];
+    assert_eq!(
+        artifacts["stdout_hash"],
+        sha256_hex(stdout).as_str(),
+        "{r:#}"
+    );
+    assert_eq!(artifacts["stdout_bytes"], stdout.len(), "{r:#}");
+    assert_eq!(
+        artifacts["stderr_hash"],
+        sha256_hex(stderr).as_str(),
+        "{r:#}"
+    );
+    assert_eq!(artifacts["stderr_bytes"], stderr.len(), "{r:#}");
+}
+
 /// Every byte value, repeated to 1 MiB.
 fn all_bytes_mib() -> Vec<u8> {
     (0..=255u8).cycle().take(1 << 20).collect()
 }
 
+/// Writes `text` to `path` and gives it the permission bits `mode`.
+fn write_with_mode(path: &Path, text: &str, mode: u32) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The permission bits of `path`.
 fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -377,6 +419,26 @@ impl Running {
 /// A shell script that reports its pid in `./ready` once it is set up.
 const ANNOUNCE: &str = "echo $$ > ready.tmp && mv ready.tmp ready";
 
+/// Starts `glasshouse OPTIONS -- sh -c SCRIPT` in `sb` (the script runs [`ANNOUNCE`] once it is
+/// set up), waits until the script is ready and glasshouse handles `sig`, sends `sig` to
+/// glasshouse and waits for it to exit. Returns the script's pid, glasshouse's exit status and
+/// what it wrote to stderr.
+fn signal_when_ready(
+    sb: &Sandbox,
+    options: &[&str],
+    script: &str,
+    sig: i32,
+) -> (u32, ExitStatus, String) {
+    let mut cmd = sb.std_cmd();
+    cmd.args(options).args(["--", "sh", "-c", script]);
+    let mut gh = Running::spawn(cmd);
+    let command = gh.wait_ready(&sb.join("ready"));
+    gh.wait_handler(sig);
+    send(gh.pid(), sig);
+    let (status, stderr) = gh.wait();
+    (command, status, stderr)
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. Exit codes
 // ---------------------------------------------------------------------------------------------
@@ -387,16 +449,9 @@ fn exit_zero_passes_through() {
     sb.cmd(["run", "--", "true"]).assert().code(0);
 
     let argv = ["sh", "-c", "exit 0"];
-    sb.cmd(["run", "--profile", "host", "--quiet", "--"])
-        .args(argv)
-        .assert()
-        .code(0);
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &argv, true);
-    assert_eq!(r["outcome"]["exit_code"], 0);
-    assert!(r["outcome"]["signal"].is_null());
-    assert!(r["outcome"]["error"].is_null());
-    assert_eq!(r["exit_code"], 0);
+    sb.run_profiled(&["--quiet"], &argv, 0);
+    let r = host_receipt(&sb, "receipt.json", &argv, true);
+    assert_exited(&r, 0);
 }
 
 #[test]
@@ -405,16 +460,9 @@ fn nonzero_exit_code_passes_through() {
     sb.cmd(["run", "--", "sh", "-c", "exit 3"]).assert().code(3);
 
     let argv = ["sh", "-c", "exit 3"];
-    sb.cmd(["run", "--profile", "host", "--"])
-        .args(argv)
-        .assert()
-        .code(3);
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &argv, true);
-    assert_eq!(r["outcome"]["exit_code"], 3);
-    assert!(r["outcome"]["signal"].is_null());
-    assert!(r["outcome"]["error"].is_null());
-    assert_eq!(r["exit_code"], 3);
+    sb.run_profiled(&[], &argv, 3);
+    let r = host_receipt(&sb, "receipt.json", &argv, true);
+    assert_exited(&r, 3);
 }
 
 #[test]
@@ -427,18 +475,9 @@ fn killed_by_signal_exits_128_plus_n() {
 
         sb.cmd(["run", "--"]).args(argv).assert().code(code);
 
-        sb.cmd(["run", "--profile", "host", "--receipt", "r.json", "--"])
-            .args(argv)
-            .assert()
-            .code(code);
-        let r = read_receipt(&sb.join("r.json"));
-        assert_host_receipt(&r, &sb, &argv, true);
-        assert_eq!(r["outcome"]["signal"], sig, "{r:#}");
-        assert!(
-            r["outcome"]["exit_code"].is_null(),
-            "a process killed by a signal has no exit status: {r:#}"
-        );
-        assert_eq!(r["exit_code"], code);
+        sb.run_profiled(&["--receipt", "r.json"], &argv, code);
+        let r = host_receipt(&sb, "r.json", &argv, true);
+        assert_killed(&r, sig, code);
     }
 }
 
@@ -446,19 +485,12 @@ fn killed_by_signal_exits_128_plus_n() {
 fn command_not_found_exits_127() {
     let sb = Sandbox::new();
     let missing = "glasshouse-test-no-such-command";
-    let out = sb.cmd(["run", "--", missing]).assert().code(127);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(
-        stderr.contains("not found") && stderr.contains(missing),
-        "{stderr}"
-    );
+    let stderr = sb.assert_fails(&["run"], &[missing], 127, missing);
+    assert!(stderr.contains("not found"), "{stderr}");
     assert!(sb.entries().is_empty(), "no receipt without --profile");
 
-    sb.cmd(["run", "--profile", "host", "--", missing, "arg"])
-        .assert()
-        .code(127);
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &[missing, "arg"], false);
+    sb.run_profiled(&[], &[missing, "arg"], 127);
+    let r = host_receipt(&sb, "receipt.json", &[missing, "arg"], false);
     assert_eq!(r["outcome"]["exit_code"], 127);
     assert!(r["outcome"]["signal"].is_null());
     let error = r["outcome"]["error"]
@@ -474,17 +506,13 @@ fn command_not_found_exits_127() {
 fn command_not_executable_exits_126() {
     let sb = Sandbox::new();
     let script = sb.join("script.sh");
-    fs::write(&script, "#!/bin/sh\ntouch ran\n").unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+    write_with_mode(&script, "#!/bin/sh\ntouch ran\n", 0o644);
     let path = script.to_str().unwrap();
 
     sb.cmd(["run", "--", path]).assert().code(126);
 
-    sb.cmd(["run", "--profile", "host", "--", path])
-        .assert()
-        .code(126);
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &[path], false);
+    sb.run_profiled(&[], &[path], 126);
+    let r = host_receipt(&sb, "receipt.json", &[path], false);
     assert_eq!(r["outcome"]["exit_code"], 126);
     assert!(r["outcome"]["error"].is_string(), "{r:#}");
     assert_eq!(r["exit_code"], 126);
@@ -494,12 +522,7 @@ fn command_not_executable_exits_126() {
 #[test]
 fn bad_flag_exits_125_and_does_not_run_the_command() {
     let sb = Sandbox::new();
-    let out = sb
-        .cmd(["run", "--bogus", "--", "touch", "marker"])
-        .assert()
-        .code(125);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("--bogus"), "{stderr}");
+    sb.assert_fails(&["run", "--bogus"], &["touch", "marker"], 125, "--bogus");
     assert!(sb.entries().is_empty(), "{:?}", sb.entries());
 
     // `run` with no command at all is a usage error too.
@@ -510,12 +533,8 @@ fn bad_flag_exits_125_and_does_not_run_the_command() {
 fn guest_profile_exits_125_and_does_not_run_the_command() {
     let sb = Sandbox::new();
     for profile in ["guest", "combined"] {
-        let out = sb
-            .cmd(["run", "--profile", profile, "--", "touch", "marker"])
-            .assert()
-            .code(125);
-        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-        assert!(stderr.contains(profile), "{stderr}");
+        let options = ["run", "--profile", profile];
+        sb.assert_fails(&options, &["touch", "marker"], 125, profile);
         assert!(
             !sb.join("marker").exists(),
             "--profile {profile} ran the command"
@@ -527,21 +546,14 @@ fn guest_profile_exits_125_and_does_not_run_the_command() {
 #[test]
 fn unwritable_receipt_path_exits_125_and_does_not_run_the_command() {
     let sb = Sandbox::new();
-    let out = sb
-        .cmd([
-            "run",
-            "--profile",
-            "host",
-            "--receipt",
-            "no-such-dir/receipt.json",
-            "--",
-            "touch",
-            "marker",
-        ])
-        .assert()
-        .code(125);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("no-such-dir"), "{stderr}");
+    let options = [
+        "run",
+        "--profile",
+        "host",
+        "--receipt",
+        "no-such-dir/receipt.json",
+    ];
+    sb.assert_fails(&options, &["touch", "marker"], 125, "no-such-dir");
     assert!(!sb.join("marker").exists(), "the command ran");
     assert!(sb.entries().is_empty(), "{:?}", sb.entries());
 }
@@ -552,22 +564,9 @@ fn receipt_write_failure_after_the_run_exits_123() {
     // the command ran, so the failure is 123, not 125.
     let sb = Sandbox::new();
     fs::create_dir(sb.join("out")).unwrap();
-    let out = sb
-        .cmd([
-            "run",
-            "--profile",
-            "host",
-            "--receipt",
-            "out/receipt.json",
-            "--",
-            "sh",
-            "-c",
-            "rmdir out && touch marker",
-        ])
-        .assert()
-        .code(123);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("receipt"), "{stderr}");
+    let options = ["run", "--profile", "host", "--receipt", "out/receipt.json"];
+    let command = ["sh", "-c", "rmdir out && touch marker"];
+    sb.assert_fails(&options, &command, 123, "receipt");
     assert!(sb.join("marker").exists(), "the command ran");
     assert_eq!(sb.entries(), ["marker"]);
 }
@@ -583,17 +582,12 @@ fn sigterm_is_forwarded_to_a_command_that_traps_it() {
     );
     for profile in [false, true] {
         let sb = Sandbox::new();
-        let mut cmd = sb.std_cmd();
-        cmd.arg("run");
-        if profile {
-            cmd.args(["--profile", "host"]);
-        }
-        cmd.args(["--", "sh", "-c", &script]);
-        let mut gh = Running::spawn(cmd);
-        gh.wait_ready(&sb.join("ready"));
-        gh.wait_handler(libc::SIGTERM);
-        send(gh.pid(), libc::SIGTERM);
-        let (status, stderr) = gh.wait();
+        let options: &[&str] = if profile {
+            &["run", "--profile", "host"]
+        } else {
+            &["run"]
+        };
+        let (_, status, stderr) = signal_when_ready(&sb, options, &script, libc::SIGTERM);
         assert_eq!(status.code(), Some(143), "profile={profile}: {stderr}");
         assert_eq!(
             fs::read_to_string(sb.join("seen")).unwrap_or_default(),
@@ -601,11 +595,8 @@ fn sigterm_is_forwarded_to_a_command_that_traps_it() {
             "profile={profile}: the command's trap did not run"
         );
         if profile {
-            let r = read_receipt(&sb.join("receipt.json"));
-            assert_host_receipt(&r, &sb, &["sh", "-c", &script], true);
-            assert_eq!(r["outcome"]["exit_code"], 143, "{r:#}");
-            assert!(r["outcome"]["signal"].is_null(), "{r:#}");
-            assert_eq!(r["exit_code"], 143);
+            let r = host_receipt(&sb, "receipt.json", &["sh", "-c", &script], true);
+            assert_exited(&r, 143);
         } else {
             assert!(!sb.join("receipt.json").exists());
         }
@@ -616,19 +607,8 @@ fn sigterm_is_forwarded_to_a_command_that_traps_it() {
 fn sigterm_and_sighup_are_forwarded_to_a_command_that_does_not_trap_them() {
     for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
         let sb = Sandbox::new();
-        let mut cmd = sb.std_cmd();
-        cmd.args([
-            "run",
-            "--",
-            "sh",
-            "-c",
-            &format!("{ANNOUNCE}; exec sleep 30"),
-        ]);
-        let mut gh = Running::spawn(cmd);
-        let command = gh.wait_ready(&sb.join("ready"));
-        gh.wait_handler(sig);
-        send(gh.pid(), sig);
-        let (status, stderr) = gh.wait();
+        let script = format!("{ANNOUNCE}; exec sleep 30");
+        let (command, status, stderr) = signal_when_ready(&sb, &["run"], &script, sig);
         assert_eq!(status.code(), Some(code), "signal {sig}: {stderr}");
         let comm = fs::read_to_string(format!("/proc/{command}/comm"));
         assert!(
@@ -642,20 +622,11 @@ fn sigterm_and_sighup_are_forwarded_to_a_command_that_does_not_trap_them() {
 fn sigint_is_forwarded_and_the_receipt_is_still_written() {
     let sb = Sandbox::new();
     let script = format!("{ANNOUNCE}; exec sleep 30");
-    let mut cmd = sb.std_cmd();
-    cmd.args(["run", "--profile", "host", "--receipt", "r.json", "--"])
-        .args(["sh", "-c", &script]);
-    let mut gh = Running::spawn(cmd);
-    gh.wait_ready(&sb.join("ready"));
-    gh.wait_handler(libc::SIGINT);
-    send(gh.pid(), libc::SIGINT);
-    let (status, stderr) = gh.wait();
+    let options = ["run", "--profile", "host", "--receipt", "r.json"];
+    let (_, status, stderr) = signal_when_ready(&sb, &options, &script, libc::SIGINT);
     assert_eq!(status.code(), Some(130), "{stderr}");
-    let r = read_receipt(&sb.join("r.json"));
-    assert_host_receipt(&r, &sb, &["sh", "-c", &script], true);
-    assert_eq!(r["outcome"]["signal"], 2, "{r:#}");
-    assert!(r["outcome"]["exit_code"].is_null(), "{r:#}");
-    assert_eq!(r["exit_code"], 130);
+    let r = host_receipt(&sb, "r.json", &["sh", "-c", &script], true);
+    assert_killed(&r, libc::SIGINT, 130);
     assert_eq!(mode_of(&sb.join("r.json")), 0o600);
 }
 
@@ -666,16 +637,10 @@ fn sigint_is_forwarded_and_the_receipt_is_still_written() {
 #[test]
 fn binary_stdin_and_stdout_pass_through_unchanged() {
     let data = all_bytes_mib();
-    let expected_hash = sha256_hex(&data);
     let sb = Sandbox::new();
 
     // Plain runner: inherited descriptors.
-    let out = sb
-        .cmd(["run", "--", "cat"])
-        .write_stdin(data.clone())
-        .assert()
-        .code(0);
-    let o = out.get_output();
+    let o = sb.run_with_input(&["run"], &["cat"], &data);
     assert!(o.stdout == data, "stdout differs from stdin (plain runner)");
     assert!(
         o.stderr.is_empty(),
@@ -684,12 +649,7 @@ fn binary_stdin_and_stdout_pass_through_unchanged() {
     );
 
     // Profiled: stdout goes through glasshouse's tee.
-    let out = sb
-        .cmd(["run", "--profile", "host", "--quiet", "--", "cat"])
-        .write_stdin(data.clone())
-        .assert()
-        .code(0);
-    let o = out.get_output();
+    let o = sb.run_with_input(&["run", "--profile", "host", "--quiet"], &["cat"], &data);
     assert_eq!(o.stdout.len(), data.len());
     assert!(
         o.stdout == data,
@@ -700,12 +660,8 @@ fn binary_stdin_and_stdout_pass_through_unchanged() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &["cat"], true);
-    assert_eq!(r["artifacts"]["stdout_hash"], expected_hash.as_str());
-    assert_eq!(r["artifacts"]["stdout_bytes"], data.len());
-    assert_eq!(r["artifacts"]["stderr_hash"], EMPTY_SHA256);
-    assert_eq!(r["artifacts"]["stderr_bytes"], 0);
+    let r = host_receipt(&sb, "receipt.json", &["cat"], true);
+    assert_artifacts(&r, &data, b"");
 }
 
 #[test]
@@ -716,42 +672,20 @@ fn binary_stderr_passes_through_unchanged() {
     let argv = ["sh", "-c", "cat >&2"];
 
     // Plain runner: exactly the command's bytes.
-    let out = sb
-        .cmd(["run", "--"])
-        .args(argv)
-        .write_stdin(data.clone())
-        .assert()
-        .code(0);
-    let o = out.get_output();
+    let o = sb.run_with_input(&["run"], &argv, &data);
     assert!(o.stdout.is_empty());
     assert!(o.stderr == data, "stderr differs (plain runner)");
 
     // Profiled with --quiet: exactly the command's bytes.
-    let out = sb
-        .cmd(["run", "--profile", "host", "--quiet", "--"])
-        .args(argv)
-        .write_stdin(data.clone())
-        .assert()
-        .code(0);
-    let o = out.get_output();
+    let o = sb.run_with_input(&["run", "--profile", "host", "--quiet"], &argv, &data);
     assert!(o.stdout.is_empty());
     assert_eq!(o.stderr.len(), data.len(), "stderr length (--quiet)");
     assert!(o.stderr == data, "stderr differs (--profile host --quiet)");
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &argv, true);
-    assert_eq!(r["artifacts"]["stderr_hash"], expected_hash.as_str());
-    assert_eq!(r["artifacts"]["stderr_bytes"], data.len());
-    assert_eq!(r["artifacts"]["stdout_hash"], EMPTY_SHA256);
-    assert_eq!(r["artifacts"]["stdout_bytes"], 0);
+    let r = host_receipt(&sb, "receipt.json", &argv, true);
+    assert_artifacts(&r, b"", &data);
 
     // Profiled with the summary: the command's bytes first, then glasshouse's own lines.
-    let out = sb
-        .cmd(["run", "--profile", "host", "--"])
-        .args(argv)
-        .write_stdin(data.clone())
-        .assert()
-        .code(0);
-    let o = out.get_output();
+    let o = sb.run_with_input(&["run", "--profile", "host"], &argv, &data);
     assert!(
         o.stderr.starts_with(&data),
         "the command's stderr is not passed through whole before glasshouse's summary"
@@ -781,70 +715,42 @@ fn sha256_helper_matches_known_values() {
     );
 }
 
+/// Runs `sh -c SCRIPT` under `--profile host --quiet`: the script's output must pass through as
+/// exactly `stdout` and `stderr`, and the receipt must hash and count exactly those bytes.
+fn assert_output_hashed(script: &str, stdout: &[u8], stderr: &[u8]) {
+    let sb = Sandbox::new();
+    let argv = ["sh", "-c", script];
+    let out = sb.run_profiled(&["--quiet"], &argv, 0);
+    assert_eq!(out.get_output().stdout, stdout);
+    assert_eq!(out.get_output().stderr, stderr);
+    let r = host_receipt(&sb, "receipt.json", &argv, true);
+    assert_artifacts(&r, stdout, stderr);
+}
+
 #[test]
 fn stdout_hash_and_size_match_what_the_command_wrote() {
-    let sb = Sandbox::new();
-    let argv = [
-        "sh",
-        "-c",
+    assert_output_hashed(
         "printf 'glasshouse hash test\\n'; printf 'line two'",
-    ];
-    let out = sb
-        .cmd(["run", "--profile", "host", "--quiet", "--"])
-        .args(argv)
-        .assert()
-        .code(0);
-    let expected = b"glasshouse hash test\nline two";
-    assert_eq!(out.get_output().stdout, expected);
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &argv, true);
-    assert_eq!(r["artifacts"]["stdout_hash"], sha256_hex(expected).as_str());
-    assert_eq!(r["artifacts"]["stdout_bytes"], expected.len());
-    assert_eq!(r["artifacts"]["stderr_hash"], EMPTY_SHA256);
-    assert_eq!(r["artifacts"]["stderr_bytes"], 0);
+        b"glasshouse hash test\nline two",
+        b"",
+    );
 }
 
 #[test]
 fn stdout_and_stderr_are_hashed_separately() {
-    let sb = Sandbox::new();
-    let argv = [
-        "sh",
-        "-c",
+    assert_output_hashed(
         "printf to-out; printf to-err >&2; printf more-out",
-    ];
-    let out = sb
-        .cmd(["run", "--profile", "host", "--quiet", "--"])
-        .args(argv)
-        .assert()
-        .code(0);
-    assert_eq!(out.get_output().stdout, b"to-outmore-out");
-    assert_eq!(out.get_output().stderr, b"to-err");
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_eq!(
-        r["artifacts"]["stdout_hash"],
-        sha256_hex(b"to-outmore-out").as_str()
+        b"to-outmore-out",
+        b"to-err",
     );
-    assert_eq!(r["artifacts"]["stdout_bytes"], 14);
-    assert_eq!(
-        r["artifacts"]["stderr_hash"],
-        sha256_hex(b"to-err").as_str()
-    );
-    assert_eq!(r["artifacts"]["stderr_bytes"], 6);
 }
 
 #[test]
 fn empty_output_hashes_to_sha256_of_nothing() {
     let sb = Sandbox::new();
-    sb.cmd(["run", "--profile", "host", "--", "true"])
-        .assert()
-        .code(0)
-        .stdout("");
-    let r = read_receipt(&sb.join("receipt.json"));
-    assert_host_receipt(&r, &sb, &["true"], true);
-    assert_eq!(r["artifacts"]["stdout_hash"], EMPTY_SHA256);
-    assert_eq!(r["artifacts"]["stderr_hash"], EMPTY_SHA256);
-    assert_eq!(r["artifacts"]["stdout_bytes"], 0);
-    assert_eq!(r["artifacts"]["stderr_bytes"], 0);
+    sb.run_profiled(&[], &["true"], 0).stdout("");
+    let r = host_receipt(&sb, "receipt.json", &["true"], true);
+    assert_artifacts(&r, b"", b"");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -854,26 +760,14 @@ fn empty_output_hashes_to_sha256_of_nothing() {
 #[test]
 fn receipt_is_0600_at_the_default_path_and_leaves_no_temp_files() {
     let sb = Sandbox::new();
-    sb.cmd(["run", "--profile", "host", "--", "touch", "made-by-command"])
-        .assert()
-        .code(0);
+    sb.run_profiled(&[], &["touch", "made-by-command"], 0);
     assert_eq!(sb.entries(), ["made-by-command", "receipt.json"]);
     assert_eq!(mode_of(&sb.join("receipt.json")), 0o600);
     read_receipt(&sb.join("receipt.json"));
 
     // A chosen path in a subdirectory: the temp file lives beside it and is gone afterwards.
     fs::create_dir(sb.join("out")).unwrap();
-    sb.cmd([
-        "run",
-        "--profile",
-        "host",
-        "--receipt",
-        "out/r.json",
-        "--quiet",
-    ])
-    .args(["--", "true"])
-    .assert()
-    .code(0);
+    sb.run_profiled(&["--receipt", "out/r.json", "--quiet"], &["true"], 0);
     assert_eq!(names_in(&sb.join("out")), ["r.json"]);
     assert_eq!(mode_of(&sb.join("out/r.json")), 0o600);
     assert_eq!(sb.entries(), ["made-by-command", "out", "receipt.json"]);
@@ -884,13 +778,8 @@ fn receipt_is_0600_at_the_default_path_and_leaves_no_temp_files() {
 fn receipt_path_that_is_a_directory_exits_125_and_creates_nothing() {
     let sb = Sandbox::new();
     fs::create_dir(sb.join("rdir")).unwrap();
-    let out = sb
-        .cmd(["run", "--profile", "host", "--receipt", "rdir", "--"])
-        .args(["touch", "marker"])
-        .assert()
-        .code(125);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("rdir"), "{stderr}");
+    let options = ["run", "--profile", "host", "--receipt", "rdir"];
+    sb.assert_fails(&options, &["touch", "marker"], 125, "rdir");
     assert_eq!(sb.entries(), ["rdir"], "the command ran or a file was left");
     assert!(names_in(&sb.join("rdir")).is_empty());
 }
@@ -899,17 +788,13 @@ fn receipt_path_that_is_a_directory_exits_125_and_creates_nothing() {
 fn existing_receipt_is_replaced_atomically() {
     let sb = Sandbox::new();
     let path = sb.join("receipt.json");
-    fs::write(&path, "old receipt, not JSON\n").unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    write_with_mode(&path, "old receipt, not JSON\n", 0o644);
     // A second name for the old file: an in-place rewrite would change what it shows.
     fs::hard_link(&path, sb.join("old-link")).unwrap();
     let old_inode = fs::metadata(&path).unwrap().ino();
 
     let argv = ["sh", "-c", "exit 5"];
-    sb.cmd(["run", "--profile", "host", "--quiet", "--"])
-        .args(argv)
-        .assert()
-        .code(5);
+    sb.run_profiled(&["--quiet"], &argv, 5);
 
     let r = read_receipt(&path);
     assert_host_receipt(&r, &sb, &argv, true);
@@ -932,18 +817,7 @@ fn each_run_gets_its_own_execution_id() {
     let sb = Sandbox::new();
     let mut ids = Vec::new();
     for name in ["a.json", "b.json"] {
-        sb.cmd([
-            "run",
-            "--profile",
-            "host",
-            "--quiet",
-            "--receipt",
-            name,
-            "--",
-            "true",
-        ])
-        .assert()
-        .code(0);
+        sb.run_profiled(&["--quiet", "--receipt", name], &["true"], 0);
         ids.push(read_receipt(&sb.join(name))["execution_id"].clone());
     }
     assert_ne!(ids[0], ids[1]);
@@ -977,9 +851,7 @@ fn schema_command_prints_the_committed_schema() {
 fn schema_validation_is_not_vacuous() {
     // The helper must reject what the schema forbids, or every check above proves nothing.
     let sb = Sandbox::new();
-    sb.cmd(["run", "--profile", "host", "--quiet", "--", "true"])
-        .assert()
-        .code(0);
+    sb.run_profiled(&["--quiet"], &["true"], 0);
     let good = read_receipt(&sb.join("receipt.json"));
     assert!(validator().is_valid(&good));
     let mut wrong_type = good.clone();

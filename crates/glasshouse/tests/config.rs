@@ -2,24 +2,14 @@
 //! `run --policy` / `--enforce-exit`, `policy check`, and a snapshot of a whole receipt of a
 //! program that does known things, with its volatile fields masked. These load real eBPF.
 
+mod common;
+
+use common::{compile_c, glasshouse, read_receipt, repo_root};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_glasshouse");
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn glasshouse(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .env_remove("GLASSHOUSE_CAPTURE_ARGV")
-        .env_remove("GLASSHOUSE_BPF_DIR");
-    cmd
-}
-
+/// Runs a glasshouse command to the end; the sensor must have started.
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run glasshouse");
     assert_ne!(
@@ -31,24 +21,7 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-/// Reads a receipt and checks it against the committed schema.
-fn read_receipt(path: &Path) -> Value {
-    let schema_path = repo_root().join(glasshouse_receipt::schema_file_name());
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let receipt: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&receipt)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "receipt does not match the schema: {errors:?}"
-    );
-    receipt
-}
-
+/// A JSON array of strings as strings.
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -136,23 +109,27 @@ target = "${CWD}/secret*"
 reason = "the secret is off limits"
 "#;
 
-#[test]
-fn run_with_policy_records_violations_and_keeps_the_exit_code() {
+/// A temporary directory holding `policy.toml` ([`DENY_SECRET`]) and the `secret.txt` it denies.
+fn policy_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("policy.toml"), DENY_SECRET).unwrap();
     std::fs::write(dir.path().join("secret.txt"), "s3cr3t").unwrap();
-    let out = run(glasshouse(dir.path()).args([
-        "run",
-        "--profile",
-        "host",
-        "-q",
-        "--policy",
-        "policy.toml",
-        "--",
-        "sh",
-        "-c",
-        "cat secret.txt; exit 4",
-    ]));
+    dir
+}
+
+/// Runs `glasshouse run --profile host -q --policy policy.toml FLAGS -- CMD` in `dir`.
+fn run_with_policy(dir: &Path, flags: &[&str], cmd: &[&str]) -> Output {
+    run(glasshouse(dir)
+        .args(["run", "--profile", "host", "-q", "--policy", "policy.toml"])
+        .args(flags)
+        .arg("--")
+        .args(cmd))
+}
+
+#[test]
+fn run_with_policy_records_violations_and_keeps_the_exit_code() {
+    let dir = policy_dir();
+    let out = run_with_policy(dir.path(), &[], &["sh", "-c", "cat secret.txt; exit 4"]);
     assert_eq!(
         out.status.code(),
         Some(4),
@@ -198,33 +175,10 @@ fn run_with_policy_records_violations_and_keeps_the_exit_code() {
 
 #[test]
 fn enforce_exit_makes_a_violation_exit_122() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("policy.toml"), DENY_SECRET).unwrap();
-    std::fs::write(dir.path().join("secret.txt"), "s3cr3t").unwrap();
-    let out = run(glasshouse(dir.path()).args([
-        "run",
-        "--profile",
-        "host",
-        "-q",
-        "--policy",
-        "policy.toml",
-        "--enforce-exit",
-        "--",
-        "cat",
-        "secret.txt",
-    ]));
+    let dir = policy_dir();
+    let out = run_with_policy(dir.path(), &["--enforce-exit"], &["cat", "secret.txt"]);
     assert_eq!(out.status.code(), Some(122));
-    let clean = run(glasshouse(dir.path()).args([
-        "run",
-        "--profile",
-        "host",
-        "-q",
-        "--policy",
-        "policy.toml",
-        "--enforce-exit",
-        "--",
-        "true",
-    ]));
+    let clean = run_with_policy(dir.path(), &["--enforce-exit"], &["true"]);
     assert_eq!(clean.status.code(), Some(0));
     assert_eq!(
         read_receipt(&dir.path().join("receipt.json"))["policy"]["verdict"],
@@ -283,14 +237,12 @@ fn mask(mut r: Value, dir: &str) -> Value {
 fn receipt_of_a_known_program_matches_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
-    let program = root.join("known");
-    let cc = Command::new("cc")
-        .args(["-O2", "-static", "-o"])
-        .arg(&program)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs_config/known.c"))
-        .status()
-        .expect("cc");
-    assert!(cc.success(), "cannot build the known program");
+    compile_c(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs_config/known.c"),
+        &root.join("known"),
+        &["-O2", "-static"],
+        &[],
+    );
     std::fs::create_dir(root.join("in")).unwrap();
     std::fs::create_dir(root.join("out")).unwrap();
     std::fs::write(root.join("in/input.txt"), "input\n").unwrap();

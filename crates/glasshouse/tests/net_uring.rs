@@ -16,121 +16,55 @@
 //! receipt crate. There are no timing assertions: waits are bounded by generous deadlines that
 //! panic. The only processes a test ends are glasshouse runs it started itself, by handle.
 
-use glasshouse_receipt::{OsText, ProcessNode, Receipt};
+mod common;
+
+use common::{os, path_of, real_path, Run, Sandbox, Suite, Testers};
+use glasshouse_receipt::OsText;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// The glasshouse binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_glasshouse");
-
-/// How long one glasshouse run may take before the test gives up (and fails).
-const RUN_DEADLINE: Duration = Duration::from_secs(300);
-
-/// How long a test waits for a connection or a pipe before it fails.
-const WAIT_DEADLINE: Duration = Duration::from_secs(60);
-
-/// The tracepoints these tests cannot work without.
-const CORE_HOOKS: &[&str] = &[
-    "sched_process_fork",
-    "sched_process_exec",
-    "sched_process_exit",
-    "sys_enter",
-    "sys_exit",
-    "inet_sock_set_state",
-    "sock_send_length",
-    "sock_recv_length",
-    "io_uring_submit_req",
-    "io_uring_complete",
-];
+/// The network suite's temporary directories, deadlines (longer: it floods) and hooks: the
+/// network and io_uring tracepoints besides the core ones.
+static SUITE: Suite = Suite {
+    prefix: "gh-net-",
+    run_deadline: Duration::from_secs(300),
+    wait_deadline: Duration::from_secs(60),
+    extra_hooks: &[
+        "inet_sock_set_state",
+        "sock_send_length",
+        "sock_recv_length",
+        "io_uring_submit_req",
+        "io_uring_complete",
+    ],
+};
 
 // ---------------------------------------------------------------------------------------------
 // Tester programs
 // ---------------------------------------------------------------------------------------------
 
-/// Extra `cc` arguments of the testers that need a library.
-const LINK_FLAGS: &[(&str, &[&str])] = &[("uring", &["-luring"])];
+/// The testers of `tests/programs_net/`; the io_uring one links liburing.
+static PROGRAMS: Testers = Testers::new(
+    "programs_net",
+    "net-programs",
+    &["-O1", "-Wall", "-Wextra"],
+    &[("uring", &["-luring"])],
+);
 
 /// The path of compiled tester program `name` (`tests/programs_net/<name>.c`).
 fn program(name: &str) -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let path = DIR.get_or_init(build_programs).join(name);
-    assert!(path.is_file(), "no tester program {}", path.display());
-    path
-}
-
-/// Compiles every `tests/programs_net/*.c` into cargo's temporary directory for integration
-/// tests. Each binary is written under a temporary name and renamed into place, so concurrent
-/// runs of this test binary never see a half-written program.
-fn build_programs() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs_net");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("net-programs");
-    fs::create_dir_all(&out).unwrap_or_else(|e| panic!("create {}: {e}", out.display()));
-    let out = canonical(&out);
-    let mut built = 0;
-    for entry in fs::read_dir(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display())) {
-        let path = entry.expect("read_dir entry").path();
-        if path.extension() != Some(OsStr::new("c")) {
-            continue;
-        }
-        let name = path.file_stem().expect("file stem").to_owned();
-        let target = out.join(&name);
-        let tmp = out.join(format!(
-            "{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let extra = LINK_FLAGS
-            .iter()
-            .find(|(n, _)| OsStr::new(n) == name)
-            .map_or(&[][..], |(_, flags)| flags);
-        let result = Command::new("cc")
-            .args(["-O1", "-Wall", "-Wextra", "-o"])
-            .arg(&tmp)
-            .arg(&path)
-            .args(extra)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cc (a C compiler is needed): {e}"));
-        assert!(
-            result.status.success(),
-            "cc {} {extra:?} failed (the io_uring tester needs liburing-dev):\n{}",
-            path.display(),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        fs::rename(&tmp, &target)
-            .unwrap_or_else(|e| panic!("rename {} -> {}: {e}", tmp.display(), target.display()));
-        built += 1;
-    }
-    assert!(built > 0, "no tester programs in {}", src.display());
-    out
+    PROGRAMS.path(name)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Paths, ports and servers
+// Ports and servers
 // ---------------------------------------------------------------------------------------------
-
-fn canonical(path: &Path) -> PathBuf {
-    fs::canonicalize(path).unwrap_or_else(|e| panic!("canonicalize {}: {e}", path.display()))
-}
-
-fn path_of(text: &OsText) -> PathBuf {
-    PathBuf::from(OsStr::from_bytes(text.as_bytes()))
-}
-
-fn os(s: &str) -> &OsStr {
-    OsStr::new(s)
-}
 
 /// A TCP port on `ip` (a loopback address) that nothing listens on: bound, then released.
 fn closed_port(ip: &str) -> u16 {
@@ -179,7 +113,7 @@ impl TcpServer {
                 let stream = match listener.accept() {
                     Ok((stream, _)) => stream,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        if start.elapsed() > RUN_DEADLINE {
+                        if start.elapsed() > SUITE.run_deadline {
                             return Err(format!(
                                 "test server: {} of {connections} connections came",
                                 served.len()
@@ -215,7 +149,7 @@ impl TcpServer {
 
 fn echo(mut stream: TcpStream) -> std::io::Result<u64> {
     stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(WAIT_DEADLINE))?;
+    stream.set_read_timeout(Some(SUITE.wait_deadline))?;
     let mut total = 0u64;
     let mut buf = [0u8; 8192];
     loop {
@@ -228,360 +162,15 @@ fn echo(mut stream: TcpStream) -> std::io::Result<u64> {
     }
 }
 
-/// A temporary directory for one test: glasshouse runs in it and writes its receipt there; the
-/// tester works in its `w` subdirectory, which nothing else touches.
-struct Sandbox {
-    _dir: tempfile::TempDir,
-    /// Canonical path of the temporary directory.
-    root: PathBuf,
-    /// Canonical path of the tester's working directory (`root/w`).
-    work: PathBuf,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("gh-net-")
-            .tempdir()
-            .expect("create temp dir");
-        let root = canonical(dir.path());
-        let work = root.join("w");
-        fs::create_dir_all(&work).unwrap_or_else(|e| panic!("mkdir {}: {e}", work.display()));
-        Self {
-            _dir: dir,
-            root,
-            work,
-        }
-    }
-
-    /// `w/<rel>`.
-    fn w(&self, rel: &str) -> PathBuf {
-        self.work.join(rel)
-    }
-
-    /// Starts `glasshouse run --profile host --receipt ROOT/<receipt> -- CMD` in ROOT.
-    fn start(&self, receipt: &str, cmd: &[&OsStr]) -> Running {
-        let receipt = self.root.join(receipt);
-        let mut command = Command::new(BIN);
-        command
-            .current_dir(&self.root)
-            .env_remove("GLASSHOUSE_CAPTURE_ARGV")
-            .env_remove("GLASSHOUSE_BPF_DIR")
-            .args(["run", "--profile", "host", "--receipt"])
-            .arg(&receipt)
-            .arg("--")
-            .args(cmd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let what = format!("{command:?}");
-        let mut child = command.spawn().expect("start glasshouse");
-        let stdout = reader(child.stdout.take().expect("stdout pipe"));
-        let stderr = reader(child.stderr.take().expect("stderr pipe"));
-        Running {
-            child,
-            receipt,
-            stdout,
-            stderr,
-            what,
-        }
-    }
-
-    /// Runs glasshouse to the end, writing `receipt`.
-    fn run_as(&self, receipt: &str, cmd: &[&OsStr]) -> Run {
-        self.start(receipt, cmd).finish(RUN_DEADLINE)
-    }
-
-    /// Runs glasshouse to the end; the command must have exited 0.
-    fn run_ok(&self, cmd: &[&OsStr]) -> Run {
-        let run = self.run_as("receipt.json", cmd);
-        run.assert_exit(0);
-        run
-    }
-}
-
-/// Reads a pipe to its end on a thread.
-fn reader(mut pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
-}
-
-/// A glasshouse process started by a test.
-struct Running {
-    child: Child,
-    receipt: PathBuf,
-    stdout: mpsc::Receiver<Vec<u8>>,
-    stderr: mpsc::Receiver<Vec<u8>>,
-    what: String,
-}
-
-impl Running {
-    /// Waits (at most `deadline`) for glasshouse to exit, then reads and checks its receipt.
-    fn finish(mut self, deadline: Duration) -> Run {
-        let start = Instant::now();
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => {}
-                Err(e) => panic!("waiting for glasshouse: {e}"),
-            }
-            if start.elapsed() > deadline {
-                // Only glasshouse itself, which this test started, is ended here.
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                let stderr = self
-                    .stderr
-                    .recv_timeout(Duration::from_secs(5))
-                    .unwrap_or_default();
-                panic!(
-                    "glasshouse did not exit within {deadline:?}: {}\nstderr:\n{}",
-                    self.what,
-                    String::from_utf8_lossy(&stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let pipe = |rx: &mpsc::Receiver<Vec<u8>>, name: &str| {
-            rx.recv_timeout(WAIT_DEADLINE).unwrap_or_else(|_| {
-                panic!("glasshouse's {name} stayed open after it exited (a process escaped?)")
-            })
-        };
-        let _stdout = pipe(&self.stdout, "stdout");
-        let stderr = String::from_utf8_lossy(&pipe(&self.stderr, "stderr")).into_owned();
-        assert_ne!(
-            status.code(),
-            Some(124),
-            "the eBPF sensor could not start (glasshouse exited 124); these tests need BPF \
-             (root on a BPF-capable kernel) and fail without it:\n{stderr}"
-        );
-        let text = fs::read_to_string(&self.receipt).unwrap_or_else(|e| {
-            panic!(
-                "no receipt at {} ({e}); glasshouse {status}: {}\nstderr:\n{stderr}",
-                self.receipt.display(),
-                self.what
-            )
-        });
-        let json = validate(&self.receipt, &text);
-        let receipt = Receipt::from_json(&text).unwrap_or_else(|e| {
-            panic!("receipt {} does not read back: {e}", self.receipt.display())
-        });
-        let run = Run {
-            status,
-            stderr,
-            json,
-            receipt,
-            glasshouse_pid: self.child.id(),
-        };
-        run.check_common();
-        run
-    }
-}
-
-/// The committed schema, compiled once.
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(glasshouse_receipt::schema_file_name());
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read committed schema {}: {e}", path.display()));
-        let schema: Value = serde_json::from_str(&text).expect("committed schema is JSON");
-        jsonschema::validator_for(&schema).expect("committed schema compiles")
-    })
-}
-
-/// Parses a receipt and checks it against the committed schema.
-fn validate(path: &Path, text: &str) -> Value {
-    let value: Value = serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("receipt {} is not JSON: {e}", path.display()));
-    let errors: Vec<String> = validator()
-        .iter_errors(&value)
-        .map(|e| format!("  at {}: {e}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "receipt {} does not match {}:\n{}",
-        path.display(),
-        glasshouse_receipt::schema_file_name(),
-        errors.join("\n")
+/// `network.bytes_sent` and `network.bytes_received` (bytes on inet sockets) are exactly these.
+fn assert_inet_bytes(run: &Run, sent: u64, received: u64) {
+    let net = &run.receipt.network;
+    assert_eq!(
+        (net.bytes_sent, net.bytes_received),
+        (sent, received),
+        "network.bytes_sent/bytes_received\n{}",
+        run.excerpt()
     );
-    assert_eq!(value["version"], glasshouse_receipt::SCHEMA_VERSION);
-    value
-}
-
-/// A finished glasshouse run.
-struct Run {
-    status: ExitStatus,
-    stderr: String,
-    json: Value,
-    receipt: Receipt,
-    glasshouse_pid: u32,
-}
-
-/// Which list of `filesystem` a path is in.
-#[derive(Debug, Clone, Copy)]
-enum List {
-    Reads,
-    Writes,
-    Deletes,
-}
-
-impl Run {
-    /// What every receipt must hold: the kernel sensor ran with the hooks these tests rely on,
-    /// and exactly one process (the root) has glasshouse as its parent.
-    fn check_common(&self) {
-        let sensor = &self.json["sensor"];
-        assert_eq!(
-            sensor["kind"], "ebpf",
-            "the kernel sensor did not run: {sensor:#}\nstderr:\n{}",
-            self.stderr
-        );
-        let hooks = sensor["hooks"].as_array().cloned().unwrap_or_default();
-        for hook in CORE_HOOKS {
-            assert!(
-                hooks.iter().any(|h| h["attached"] == true
-                    && h["name"].as_str().is_some_and(|n| n.ends_with(hook))),
-                "hook {hook} is not attached: {sensor:#}"
-            );
-        }
-        let roots = self
-            .receipt
-            .process_tree
-            .iter()
-            .filter(|p| p.ppid == self.glasshouse_pid)
-            .count();
-        assert_eq!(
-            roots,
-            1,
-            "exactly one process must have glasshouse (pid {}) as its parent\n{}",
-            self.glasshouse_pid,
-            self.excerpt()
-        );
-    }
-
-    /// The command's process: its parent is glasshouse.
-    fn root(&self) -> &ProcessNode {
-        self.receipt
-            .process_tree
-            .iter()
-            .find(|p| p.ppid == self.glasshouse_pid)
-            .expect("root process (checked when the run finished)")
-    }
-
-    fn assert_exit(&self, code: i32) {
-        assert_eq!(
-            self.status.code(),
-            Some(code),
-            "glasshouse exit status (the command's); stderr:\n{}\n{}",
-            self.stderr,
-            self.excerpt()
-        );
-    }
-
-    /// The paths of list `which` at or below `dir`.
-    fn under(&self, which: List, dir: &Path) -> BTreeSet<PathBuf> {
-        let fs = &self.receipt.filesystem;
-        let list = match which {
-            List::Reads => &fs.reads,
-            List::Writes => &fs.writes,
-            List::Deletes => &fs.deletes,
-        };
-        list.iter()
-            .map(path_of)
-            .filter(|p| p.starts_with(dir))
-            .collect()
-    }
-
-    /// The reads, writes and deletes at or below `dir` are exactly the given ones.
-    fn assert_files(&self, dir: &Path, reads: &[PathBuf], writes: &[PathBuf], deletes: &[PathBuf]) {
-        let expected = |v: &[PathBuf]| v.iter().cloned().collect::<BTreeSet<_>>();
-        let want = [expected(reads), expected(writes), expected(deletes)];
-        let got = [List::Reads, List::Writes, List::Deletes].map(|l| self.under(l, dir));
-        assert!(
-            want == got,
-            "filesystem lists under {} differ\n  expected reads   {:?}\n  got reads        {:?}\n  \
-             expected writes  {:?}\n  got writes       {:?}\n  expected deletes {:?}\n  \
-             got deletes      {:?}\n{}",
-            dir.display(),
-            want[0],
-            got[0],
-            want[1],
-            got[1],
-            want[2],
-            got[2],
-            self.excerpt()
-        );
-    }
-
-    /// `network.attempts` as written.
-    fn attempts(&self) -> &Value {
-        &self.json["network"]["attempts"]
-    }
-
-    /// `network.attempts` is exactly `expected`.
-    fn assert_attempts(&self, expected: Value) {
-        assert_eq!(
-            self.attempts(),
-            &expected,
-            "network.attempts differ\n{}",
-            self.excerpt()
-        );
-    }
-
-    /// The entries of `filesystem.failed` that satisfy `pred`, as written.
-    fn failed_where(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
-        self.json["filesystem"]["failed"]
-            .as_array()
-            .map(|a| a.iter().filter(|f| pred(f)).cloned().collect())
-            .unwrap_or_default()
-    }
-
-    fn denied(&self) -> Vec<Value> {
-        self.json["syscalls"]["denied"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn sensor(&self) -> &glasshouse_receipt::SensorCoverage {
-        self.receipt.sensor.as_ref().expect("sensor section")
-    }
-
-    fn syscall_count(&self, name: &str) -> u64 {
-        self.receipt.syscalls.counts.get(name).copied().unwrap_or(0)
-    }
-
-    /// The parts of the receipt a failure message needs (the process tree cut to 20 entries).
-    fn excerpt(&self) -> String {
-        let tree: Vec<Value> = self.json["process_tree"]
-            .as_array()
-            .map(|a| a.iter().take(20).cloned().collect())
-            .unwrap_or_default();
-        let failed: Vec<Value> = self.json["filesystem"]["failed"]
-            .as_array()
-            .map(|a| a.iter().take(40).cloned().collect())
-            .unwrap_or_default();
-        let excerpt = json!({
-            "process_tree (first 20)": tree,
-            "process_tree length": self.receipt.process_tree.len(),
-            "network": self.json["network"],
-            "filesystem.failed (first 40)": failed,
-            "syscalls.denied": self.json["syscalls"]["denied"],
-            "syscalls.io_uring": self.json["syscalls"]["io_uring"],
-            "sensor": self.json["sensor"],
-        });
-        format!(
-            "receipt excerpt (glasshouse pid {}):\n{}",
-            self.glasshouse_pid,
-            serde_json::to_string_pretty(&excerpt).unwrap_or_default()
-        )
-    }
 }
 
 /// One `network.attempts` entry as the schema writes it: `errno` only for a failure, `count`
@@ -608,7 +197,7 @@ fn failure(syscall: &str, target: &str, errno: i32, error: &str, count: u64) -> 
 /// {dst "127.0.0.1:9", udp, sent}, and exactly those 5 bytes sent on inet sockets.
 #[test]
 fn udp_sendto_without_connect_is_sent() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[
         program("udp_send").as_os_str(),
         os("127.0.0.1"),
@@ -616,13 +205,7 @@ fn udp_sendto_without_connect_is_sent() {
         os("1"),
     ]);
     run.assert_attempts(json!([attempt("127.0.0.1:9", "udp", "sent", None, 1)]));
-    let net = &run.receipt.network;
-    assert_eq!(
-        (net.bytes_sent, net.bytes_received),
-        (5, 0),
-        "network.bytes_sent/bytes_received\n{}",
-        run.excerpt()
-    );
+    assert_inet_bytes(&run, 5, 0);
     assert!(
         run.failed_where(|f| f["syscall"] == "sendto").is_empty(),
         "a successful sendto is no failure\n{}",
@@ -630,17 +213,17 @@ fn udp_sendto_without_connect_is_sent() {
     );
 }
 
-/// A blocking connect(2) to a closed port on 127.0.0.1: one attempt {refused, errno 111}, the
-/// same failure in filesystem.failed as a "connect", and nothing in syscalls.denied.
-#[test]
-fn refused_tcp_connect_is_refused_and_failed() {
-    let s = Sandbox::new();
-    let port = closed_port("127.0.0.1");
-    let dst = format!("127.0.0.1:{port}");
+/// Runs the tester's blocking connect(2) to a closed port on `ip` (`host` is the same address as
+/// a socket address writes it, `[::1]` for `::1`): one attempt {dst "HOST:PORT", tcp, refused,
+/// errno 111}, and the same failure in filesystem.failed as a "connect". Returns the run and dst.
+fn refused_blocking_connect(ip: &str, host: &str) -> (Run, String) {
+    let s = Sandbox::new(&SUITE);
+    let port = closed_port(host);
+    let dst = format!("{host}:{port}");
     let run = s.run_ok(&[
         program("tcp_connect").as_os_str(),
         os("refused"),
-        os("127.0.0.1"),
+        os(ip),
         os(&port.to_string()),
     ]);
     run.assert_attempts(json!([attempt(&dst, "tcp", "refused", Some(111), 1)]));
@@ -650,6 +233,14 @@ fn refused_tcp_connect_is_refused_and_failed() {
         "filesystem.failed must hold the refused connect\n{}",
         run.excerpt()
     );
+    (run, dst)
+}
+
+/// A blocking connect(2) to a closed port on 127.0.0.1: one attempt {refused, errno 111}, the
+/// same failure in filesystem.failed as a "connect", and nothing in syscalls.denied.
+#[test]
+fn refused_tcp_connect_is_refused_and_failed() {
+    let (run, dst) = refused_blocking_connect("127.0.0.1", "127.0.0.1");
     assert!(
         !run.denied().iter().any(|d| d["target"] == dst.as_str()),
         "ECONNREFUSED is no denial\n{}",
@@ -661,22 +252,7 @@ fn refused_tcp_connect_is_refused_and_failed() {
 /// A blocking connect(2) to a closed port on ::1: dst "[::1]:P", tcp, refused.
 #[test]
 fn refused_ipv6_connect_renders_brackets() {
-    let s = Sandbox::new();
-    let port = closed_port("[::1]");
-    let dst = format!("[::1]:{port}");
-    let run = s.run_ok(&[
-        program("tcp_connect").as_os_str(),
-        os("refused"),
-        os("::1"),
-        os(&port.to_string()),
-    ]);
-    run.assert_attempts(json!([attempt(&dst, "tcp", "refused", Some(111), 1)]));
-    assert_eq!(
-        run.failed_where(|f| f["syscall"] == "connect"),
-        vec![failure("connect", &dst, 111, "ECONNREFUSED", 1)],
-        "{}",
-        run.excerpt()
-    );
+    refused_blocking_connect("::1", "[::1]");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,7 +265,7 @@ fn refused_ipv6_connect_renders_brackets() {
 #[test]
 fn tcp_exchange_counts_bytes_both_ways() {
     let server = TcpServer::start(1, Serve::Echo);
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let dst = format!("127.0.0.1:{}", server.port);
     let run = s.run_ok(&[
         program("tcp_connect").as_os_str(),
@@ -700,18 +276,42 @@ fn tcp_exchange_counts_bytes_both_ways() {
     ]);
     assert_eq!(server.finish(), vec![4096], "the server echoed 4096 bytes");
     run.assert_attempts(json!([attempt(&dst, "tcp", "connected", None, 1)]));
-    let net = &run.receipt.network;
-    assert_eq!(
-        (net.bytes_sent, net.bytes_received),
-        (4096, 4096),
-        "network.bytes_sent/bytes_received\n{}",
-        run.excerpt()
-    );
+    assert_inet_bytes(&run, 4096, 4096);
 }
 
 /// How many non-blocking connects the in-progress tests make, one after the other: the outcome
 /// of every one must be followed, and one is enough to show in the attempts list when it is not.
 const NONBLOCKING_CONNECTS: usize = 20;
+
+/// Runs the tester's non-blocking `mode` against 127.0.0.1:`port` with `last` as its last
+/// argument. The tester exits 3 when a connect `at_once` ("completed" or "failed") at once
+/// instead of returning EINPROGRESS; the run must not have, so that the in-progress path was
+/// exercised, and must have exited 0.
+fn nonblocking_connect(mode: &str, port: u16, last: &str, at_once: &str) -> Run {
+    let s = Sandbox::new(&SUITE);
+    let run = s.run(&[
+        program("tcp_connect").as_os_str(),
+        os(mode),
+        os("127.0.0.1"),
+        os(&port.to_string()),
+        os(last),
+    ]);
+    assert_ne!(
+        run.status.code(),
+        Some(3),
+        "the tester's non-blocking connect {at_once} at once, so the in-progress path was not \
+         exercised (a test problem, not a sensor one): {}",
+        run.stderr
+    );
+    run.assert_exit(0);
+    run
+}
+
+/// `network.attempts` in the order the receipt writes them: sorted by dst.
+fn sorted_by_dst(mut attempts: Vec<Value>) -> Value {
+    attempts.sort_by(|a, b| a["dst"].as_str().cmp(&b["dst"].as_str()));
+    Value::Array(attempts)
+}
 
 /// Non-blocking connect(2)s to a server of this test (each: EINPROGRESS, then poll for POLLOUT
 /// and SO_ERROR == 0): every attempt's outcome is followed to "connected", none is left
@@ -720,26 +320,13 @@ const NONBLOCKING_CONNECTS: usize = 20;
 #[test]
 fn nonblocking_connect_is_followed_to_connected() {
     let server = TcpServer::start(NONBLOCKING_CONNECTS, Serve::Hold);
-    let s = Sandbox::new();
     let dst = format!("127.0.0.1:{}", server.port);
-    let run = s.run_as(
-        "receipt.json",
-        &[
-            program("tcp_connect").as_os_str(),
-            os("nonblock"),
-            os("127.0.0.1"),
-            os(&server.port.to_string()),
-            os(&NONBLOCKING_CONNECTS.to_string()),
-        ],
+    let run = nonblocking_connect(
+        "nonblock",
+        server.port,
+        &NONBLOCKING_CONNECTS.to_string(),
+        "completed",
     );
-    assert_ne!(
-        run.status.code(),
-        Some(3),
-        "the tester's non-blocking connect completed at once, so the in-progress path was not \
-         exercised (a test problem, not a sensor one): {}",
-        run.stderr
-    );
-    run.assert_exit(0);
     assert_eq!(
         server.finish().len(),
         NONBLOCKING_CONNECTS,
@@ -757,27 +344,14 @@ fn nonblocking_connect_is_followed_to_connected() {
 /// ECONNREFUSED): every attempt's outcome is followed to {refused, errno 111}.
 #[test]
 fn nonblocking_connect_is_followed_to_refused() {
-    let s = Sandbox::new();
     let port = closed_port("127.0.0.1");
     let dst = format!("127.0.0.1:{port}");
-    let run = s.run_as(
-        "receipt.json",
-        &[
-            program("tcp_connect").as_os_str(),
-            os("nonblock-refused"),
-            os("127.0.0.1"),
-            os(&port.to_string()),
-            os(&NONBLOCKING_CONNECTS.to_string()),
-        ],
+    let run = nonblocking_connect(
+        "nonblock-refused",
+        port,
+        &NONBLOCKING_CONNECTS.to_string(),
+        "failed",
     );
-    assert_ne!(
-        run.status.code(),
-        Some(3),
-        "the tester's non-blocking connect failed at once, so the in-progress path was not \
-         exercised (a test problem, not a sensor one): {}",
-        run.stderr
-    );
-    run.assert_exit(0);
     run.assert_attempts(json!([attempt(&dst, "tcp", "refused", Some(111), 1)]));
 }
 
@@ -788,35 +362,20 @@ fn nonblocking_connect_is_followed_to_refused() {
 #[test]
 fn refused_attempt_is_not_credited_with_a_later_connection() {
     let server = TcpServer::start(1, Serve::Hold);
-    let s = Sandbox::new();
     let port = closed_port("127.0.0.1");
     let refused = format!("127.0.0.1:{port}");
     let connected = format!("127.0.0.1:{}", server.port);
-    let run = s.run_as(
-        "receipt.json",
-        &[
-            program("tcp_connect").as_os_str(),
-            os("nonblock-refused-then"),
-            os("127.0.0.1"),
-            os(&port.to_string()),
-            os(&server.port.to_string()),
-        ],
+    let run = nonblocking_connect(
+        "nonblock-refused-then",
+        port,
+        &server.port.to_string(),
+        "failed",
     );
-    assert_ne!(
-        run.status.code(),
-        Some(3),
-        "the tester's non-blocking connect failed at once, so the in-progress path was not \
-         exercised (a test problem, not a sensor one): {}",
-        run.stderr
-    );
-    run.assert_exit(0);
     assert_eq!(server.finish().len(), 1, "the second connection came");
-    let mut expected = vec![
+    run.assert_attempts(sorted_by_dst(vec![
         attempt(&refused, "tcp", "refused", Some(111), 1),
         attempt(&connected, "tcp", "connected", None, 1),
-    ];
-    expected.sort_by(|a, b| a["dst"].as_str().cmp(&b["dst"].as_str()));
-    run.assert_attempts(Value::Array(expected));
+    ]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -827,7 +386,7 @@ fn refused_attempt_is_not_credited_with_a_later_connection() {
 /// abstract name "\0gh-test-<pid>" where nothing listens: {dst "@gh-test-<pid>", unix, refused}.
 #[test]
 fn unix_path_connected_and_abstract_refused() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let sock_path = s.root.join("s.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock_path)
         .unwrap_or_else(|e| panic!("bind {}: {e}", sock_path.display()));
@@ -840,25 +399,18 @@ fn unix_path_connected_and_abstract_refused() {
     drop(listener);
     let path = sock_path.to_str().expect("UTF-8 temp path");
     let abstract_dst = format!("@{name}");
-    let mut expected = vec![
+    run.assert_attempts(sorted_by_dst(vec![
         attempt(path, "unix", "connected", None, 1),
         attempt(&abstract_dst, "unix", "refused", Some(111), 1),
-    ];
-    expected.sort_by(|a, b| a["dst"].as_str().cmp(&b["dst"].as_str()));
-    run.assert_attempts(Value::Array(expected));
+    ]));
     assert_eq!(
         run.failed_where(|f| f["syscall"] == "connect"),
         vec![failure("connect", &abstract_dst, 111, "ECONNREFUSED", 1)],
         "{}",
         run.excerpt()
     );
-    let net = &run.receipt.network;
-    assert_eq!(
-        (net.bytes_sent, net.bytes_received),
-        (0, 0),
-        "unix sockets carry no inet bytes\n{}",
-        run.excerpt()
-    );
+    // Unix sockets carry no inet bytes.
+    assert_inet_bytes(&run, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -870,7 +422,7 @@ fn unix_path_connected_and_abstract_refused() {
 /// the three operations counted in syscalls.io_uring, and a note says io_uring was used.
 #[test]
 fn io_uring_openat_unlinkat_connect() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let created = s.w("created");
     let victim = s.w("victim");
     fs::write(&victim, b"to be removed\n").expect("write victim");
@@ -927,7 +479,7 @@ fn io_uring_openat_unlinkat_connect() {
 /// filesystem.failed has {openat, the path, 13, EACCES} and syscalls.denied holds the same.
 #[test]
 fn permission_denied_open_is_failed_and_denied() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     // The directories must be searchable by the unprivileged tester, so the error is the
     // file's own mode and not a directory's.
     for dir in [&s.root, &s.work] {
@@ -955,30 +507,37 @@ fn permission_denied_open_is_failed_and_denied() {
     run.assert_files(&s.work, &[], &[], &[]);
 }
 
-/// 1000 distinct files opened with openat(2) and closed with close(2): the counts are at least
-/// 1000 each, and every file is read.
-#[test]
-fn syscall_counts_cover_a_thousand_opens() {
-    const COUNT: usize = 1000;
-    let s = Sandbox::new();
-    let files: Vec<PathBuf> = (0..COUNT).map(|i| s.w(&format!("f{i}"))).collect();
+/// Creates `distinct` files w/f0, w/f1, ... and runs the open_loop tester on them: `count` times
+/// openat(2) of the next file and close(2). The command must exit 0 and both syscalls.counts
+/// must be at least `count`. Returns the run and the files.
+fn run_open_loop(s: &Sandbox, count: u64, distinct: usize) -> (Run, Vec<PathBuf>) {
+    let files: Vec<PathBuf> = (0..distinct).map(|i| s.w(&format!("f{i}"))).collect();
     for f in &files {
         fs::write(f, b"x").unwrap_or_else(|e| panic!("write {}: {e}", f.display()));
     }
     let run = s.run_ok(&[
         program("open_loop").as_os_str(),
         s.work.as_os_str(),
-        os(&COUNT.to_string()),
-        os(&COUNT.to_string()),
+        os(&count.to_string()),
+        os(&distinct.to_string()),
     ]);
     for name in ["openat", "close"] {
         assert!(
-            run.syscall_count(name) >= COUNT as u64,
-            "syscalls.counts.{name} = {} (at least {COUNT} calls made)\n{}",
+            run.syscall_count(name) >= count,
+            "syscalls.counts.{name} = {} (at least {count} calls made)\n{}",
             run.syscall_count(name),
             run.excerpt()
         );
     }
+    (run, files)
+}
+
+/// 1000 distinct files opened with openat(2) and closed with close(2): the counts are at least
+/// 1000 each, and every file is read.
+#[test]
+fn syscall_counts_cover_a_thousand_opens() {
+    let s = Sandbox::new(&SUITE);
+    let (run, files) = run_open_loop(&s, 1000, 1000);
     run.assert_files(&s.work, &files, &[], &[]);
 }
 
@@ -992,10 +551,10 @@ fn syscall_counts_cover_a_thousand_opens() {
 #[test]
 fn flood_of_ten_thousand_processes_is_complete_or_says_so() {
     const COUNT: usize = 10_000;
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[program("spawn_flood").as_os_str(), os(&COUNT.to_string())]);
     let root = run.root();
-    let real_true = canonical(Path::new("/bin/true"));
+    let real_true = real_path("/bin/true");
     let children = run
         .receipt
         .process_tree
@@ -1045,32 +604,14 @@ fn flood_of_ten_thousand_processes_is_complete_or_says_so() {
 /// unless the receipt says so.
 #[test]
 fn flood_of_a_million_opens_is_counted() {
-    const COUNT: u64 = 1_000_000;
-    let s = Sandbox::new();
-    let files: Vec<PathBuf> = (0..3).map(|i| s.w(&format!("f{i}"))).collect();
-    for f in &files {
-        fs::write(f, b"x").unwrap_or_else(|e| panic!("write {}: {e}", f.display()));
-    }
-    let run = s.run_ok(&[
-        program("open_loop").as_os_str(),
-        s.work.as_os_str(),
-        os(&COUNT.to_string()),
-        os("3"),
-    ]);
+    let s = Sandbox::new(&SUITE);
+    let (run, files) = run_open_loop(&s, 1_000_000, 3);
     let sensor = run.sensor();
     assert!(
         sensor.events_lost == 0 || !sensor.complete,
         "events lost yet complete\n{}",
         run.excerpt()
     );
-    for name in ["openat", "close"] {
-        assert!(
-            run.syscall_count(name) >= COUNT,
-            "syscalls.counts.{name} = {} (at least {COUNT} calls made)\n{}",
-            run.syscall_count(name),
-            run.excerpt()
-        );
-    }
     if sensor.complete {
         run.assert_files(&s.work, &files, &[], &[]);
     }
@@ -1085,7 +626,7 @@ fn flood_of_a_million_opens_is_counted() {
 /// attempts list, each destination once with the number of processes that sent to it.
 #[test]
 fn udp_attempts_are_deduplicated_deterministically() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let udp = program("udp_send");
     let script = r#"set -e
 "$1" 127.0.0.1 9 50 fork

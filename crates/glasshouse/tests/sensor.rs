@@ -13,115 +13,53 @@
 //! There are no timing assertions: waits are bounded by generous deadlines that panic. Only
 //! processes a test started are ever signalled, by pid, after checking that they are ours.
 
-use glasshouse_receipt::{OsText, ProcessNode, Receipt};
-use serde_json::Value;
+mod common;
+
+use common::{mkdir, os, path_of, real_path, List, Sandbox, Suite, Testers};
+use glasshouse_receipt::OsText;
 use std::collections::BTreeSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The glasshouse binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_glasshouse");
-
-/// How long one glasshouse run may take before the test gives up (and fails).
-const RUN_DEADLINE: Duration = Duration::from_secs(180);
-
-/// How long a test waits for a file or a process state before it fails.
-const WAIT_DEADLINE: Duration = Duration::from_secs(30);
-
-/// The tracepoints the sensor cannot work without.
-const CORE_HOOKS: &[&str] = &[
-    "sched_process_fork",
-    "sched_process_exec",
-    "sched_process_exit",
-    "sys_enter",
-    "sys_exit",
-];
+/// The sensor suite's temporary directories, deadlines and hooks (the core ones only).
+static SUITE: Suite = Suite {
+    prefix: "gh-sensor-",
+    run_deadline: Duration::from_secs(180),
+    wait_deadline: Duration::from_secs(30),
+    extra_hooks: &[],
+};
 
 // ---------------------------------------------------------------------------------------------
-// Tester programs
+// Tester programs, paths and files
 // ---------------------------------------------------------------------------------------------
+
+/// The testers of `tests/programs/` (some start threads, hence `-pthread`).
+static PROGRAMS: Testers = Testers::new(
+    "programs",
+    "sensor-programs",
+    &["-O1", "-Wall", "-Wextra", "-pthread"],
+    &[],
+);
 
 /// The path of compiled tester program `name` (`tests/programs/<name>.c`).
 fn program(name: &str) -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let path = DIR.get_or_init(build_programs).join(name);
-    assert!(path.is_file(), "no tester program {}", path.display());
-    path
-}
-
-/// Compiles every `tests/programs/*.c` into cargo's temporary directory for integration tests.
-/// Each binary is written under a temporary name and renamed into place, so concurrent runs of
-/// this test binary never see a half-written program.
-fn build_programs() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sensor-programs");
-    fs::create_dir_all(&out).unwrap_or_else(|e| panic!("create {}: {e}", out.display()));
-    let out = canonical(&out);
-    let mut built = 0;
-    for entry in fs::read_dir(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display())) {
-        let path = entry.expect("read_dir entry").path();
-        if path.extension() != Some(OsStr::new("c")) {
-            continue;
-        }
-        let name = path.file_stem().expect("file stem").to_owned();
-        let target = out.join(&name);
-        let tmp = out.join(format!(
-            "{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let result = Command::new("cc")
-            .args(["-O1", "-Wall", "-Wextra", "-pthread", "-o"])
-            .arg(&tmp)
-            .arg(&path)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cc (a C compiler is needed): {e}"));
-        assert!(
-            result.status.success(),
-            "cc {} failed:\n{}",
-            path.display(),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        fs::rename(&tmp, &target)
-            .unwrap_or_else(|e| panic!("rename {} -> {}: {e}", tmp.display(), target.display()));
-        built += 1;
-    }
-    assert!(built > 0, "no tester programs in {}", src.display());
-    out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paths and files
-// ---------------------------------------------------------------------------------------------
-
-fn canonical(path: &Path) -> PathBuf {
-    fs::canonicalize(path).unwrap_or_else(|e| panic!("canonicalize {}: {e}", path.display()))
+    PROGRAMS.path(name)
 }
 
 fn bytes_of(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
 }
 
-fn path_of(text: &OsText) -> PathBuf {
-    PathBuf::from(OsStr::from_bytes(text.as_bytes()))
-}
-
 fn touch(path: &Path) {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        mkdir(dir);
     }
     fs::write(path, b"ground truth\n").unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
-
-fn mkdir(path: &Path) {
-    fs::create_dir_all(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
 }
 
 fn symlink(target: &str, link: &Path) {
@@ -129,460 +67,17 @@ fn symlink(target: &str, link: &Path) {
         .unwrap_or_else(|e| panic!("symlink {} -> {target}: {e}", link.display()));
 }
 
-/// Waits until `path` exists, failing after [`WAIT_DEADLINE`].
+/// Waits until `path` exists, failing after the suite's wait deadline.
 fn wait_for_file(path: &Path) {
     let start = Instant::now();
     while !path.exists() {
         assert!(
-            start.elapsed() < WAIT_DEADLINE,
+            start.elapsed() < SUITE.wait_deadline,
             "{} did not appear",
             path.display()
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// A temporary directory for one test: glasshouse runs in it and writes its receipt there; the
-/// tester works in its `w` subdirectory, which nothing else touches.
-struct Sandbox {
-    _dir: tempfile::TempDir,
-    /// Canonical path of the temporary directory.
-    root: PathBuf,
-    /// Canonical path of the tester's working directory (`root/w`).
-    work: PathBuf,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("gh-sensor-")
-            .tempdir()
-            .expect("create temp dir");
-        let root = canonical(dir.path());
-        let work = root.join("w");
-        mkdir(&work);
-        Self {
-            _dir: dir,
-            root,
-            work,
-        }
-    }
-
-    /// `w/<rel>`.
-    fn w(&self, rel: &str) -> PathBuf {
-        self.work.join(rel)
-    }
-
-    /// Starts `glasshouse run --profile host --receipt ROOT/<receipt> FLAGS -- CMD` in ROOT.
-    fn start(
-        &self,
-        receipt: &str,
-        flags: &[&str],
-        env: &[(&str, &str)],
-        cmd: &[&OsStr],
-    ) -> Running {
-        let receipt = self.root.join(receipt);
-        let mut command = Command::new(BIN);
-        command
-            .current_dir(&self.root)
-            .env_remove("GLASSHOUSE_CAPTURE_ARGV")
-            .env_remove("GLASSHOUSE_BPF_DIR")
-            .envs(env.iter().copied())
-            .args(["run", "--profile", "host", "--receipt"])
-            .arg(&receipt)
-            .args(flags)
-            .arg("--")
-            .args(cmd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let what = format!("{command:?}");
-        let mut child = command.spawn().expect("start glasshouse");
-        let stdout = reader(child.stdout.take().expect("stdout pipe"));
-        let stderr = reader(child.stderr.take().expect("stderr pipe"));
-        Running {
-            child,
-            receipt,
-            stdout,
-            stderr,
-            what,
-        }
-    }
-
-    /// Runs glasshouse to the end with default options.
-    fn run(&self, cmd: &[&OsStr]) -> Run {
-        self.start("receipt.json", &[], &[], cmd)
-            .finish(RUN_DEADLINE)
-    }
-
-    /// [`Self::run`], and the command must have exited 0.
-    fn run_ok(&self, cmd: &[&OsStr]) -> Run {
-        let run = self.run(cmd);
-        run.assert_exit(0);
-        run
-    }
-}
-
-/// Reads a pipe to its end on a thread.
-fn reader(mut pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
-}
-
-/// A glasshouse process started by a test.
-struct Running {
-    child: Child,
-    receipt: PathBuf,
-    stdout: mpsc::Receiver<Vec<u8>>,
-    stderr: mpsc::Receiver<Vec<u8>>,
-    what: String,
-}
-
-impl Running {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits (at most `deadline`) for glasshouse to exit, then reads and checks its receipt.
-    fn finish(mut self, deadline: Duration) -> Run {
-        let start = Instant::now();
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => {}
-                Err(e) => panic!("waiting for glasshouse: {e}"),
-            }
-            if start.elapsed() > deadline {
-                // Only glasshouse itself, which this test started, is ended here.
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                let stderr = self
-                    .stderr
-                    .recv_timeout(Duration::from_secs(5))
-                    .unwrap_or_default();
-                panic!(
-                    "glasshouse did not exit within {deadline:?}: {}\nstderr:\n{}",
-                    self.what,
-                    String::from_utf8_lossy(&stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let pipe = |rx: &mpsc::Receiver<Vec<u8>>, name: &str| {
-            rx.recv_timeout(WAIT_DEADLINE).unwrap_or_else(|_| {
-                panic!("glasshouse's {name} stayed open after it exited (a process escaped?)")
-            })
-        };
-        let stdout = pipe(&self.stdout, "stdout");
-        let stderr = String::from_utf8_lossy(&pipe(&self.stderr, "stderr")).into_owned();
-        assert_ne!(
-            status.code(),
-            Some(124),
-            "the eBPF sensor could not start (glasshouse exited 124); these tests need BPF \
-             (root on a BPF-capable kernel) and fail without it:\n{stderr}"
-        );
-        let text = fs::read_to_string(&self.receipt).unwrap_or_else(|e| {
-            panic!(
-                "no receipt at {} ({e}); glasshouse {status}: {}\nstderr:\n{stderr}",
-                self.receipt.display(),
-                self.what
-            )
-        });
-        let json = validate(&self.receipt, &text);
-        let receipt = Receipt::from_json(&text).unwrap_or_else(|e| {
-            panic!("receipt {} does not read back: {e}", self.receipt.display())
-        });
-        let run = Run {
-            status,
-            stdout,
-            stderr,
-            json,
-            receipt,
-            glasshouse_pid: self.child.id(),
-        };
-        run.check_common();
-        run
-    }
-}
-
-/// The committed schema, compiled once.
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../{}", schema_file_name()));
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read committed schema {}: {e}", path.display()));
-        let schema: Value = serde_json::from_str(&text).expect("committed schema is JSON");
-        jsonschema::validator_for(&schema).expect("committed schema compiles")
-    })
-}
-
-fn schema_file_name() -> String {
-    glasshouse_receipt::schema_file_name()
-}
-
-/// Parses a receipt and checks it against the committed schema.
-fn validate(path: &Path, text: &str) -> Value {
-    let value: Value = serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("receipt {} is not JSON: {e}", path.display()));
-    let errors: Vec<String> = validator()
-        .iter_errors(&value)
-        .map(|e| format!("  at {}: {e}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "receipt {} does not match {}:\n{}",
-        path.display(),
-        schema_file_name(),
-        errors.join("\n")
-    );
-    assert_eq!(value["version"], glasshouse_receipt::SCHEMA_VERSION);
-    value
-}
-
-/// A finished glasshouse run.
-struct Run {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: String,
-    json: Value,
-    receipt: Receipt,
-    glasshouse_pid: u32,
-}
-
-/// Which list of `filesystem` a path is in.
-#[derive(Debug, Clone, Copy)]
-enum List {
-    Reads,
-    Writes,
-    Deletes,
-}
-
-impl Run {
-    /// What every receipt must hold: the kernel sensor ran with its core hooks, and exactly one
-    /// process (the root) has glasshouse as its parent.
-    fn check_common(&self) {
-        let sensor = self.json["sensor"].clone();
-        assert_eq!(
-            sensor["kind"], "ebpf",
-            "the kernel sensor did not run: {sensor:#}\nstderr:\n{}",
-            self.stderr
-        );
-        let hooks = sensor["hooks"].as_array().cloned().unwrap_or_default();
-        for hook in CORE_HOOKS {
-            assert!(
-                hooks.iter().any(|h| h["attached"] == true
-                    && h["name"].as_str().is_some_and(|n| n.ends_with(hook))),
-                "core hook {hook} is not attached: {sensor:#}"
-            );
-        }
-        let roots: Vec<&ProcessNode> = self
-            .receipt
-            .process_tree
-            .iter()
-            .filter(|p| p.ppid == self.glasshouse_pid)
-            .collect();
-        assert_eq!(
-            roots.len(),
-            1,
-            "exactly one process must have glasshouse (pid {}) as its parent\n{}",
-            self.glasshouse_pid,
-            self.excerpt(None)
-        );
-    }
-
-    /// The command's process: its parent is glasshouse.
-    fn root(&self) -> &ProcessNode {
-        self.receipt
-            .process_tree
-            .iter()
-            .find(|p| p.ppid == self.glasshouse_pid)
-            .expect("root process (checked when the run finished)")
-    }
-
-    fn assert_exit(&self, code: i32) {
-        assert_eq!(
-            self.status.code(),
-            Some(code),
-            "glasshouse exit status (the command's): stderr:\n{}\n{}",
-            self.stderr,
-            self.excerpt(None)
-        );
-    }
-
-    fn list(&self, which: List) -> &[OsText] {
-        let fs = &self.receipt.filesystem;
-        match which {
-            List::Reads => &fs.reads,
-            List::Writes => &fs.writes,
-            List::Deletes => &fs.deletes,
-        }
-    }
-
-    /// The paths of list `which` that are `dir` or below it.
-    fn under(&self, which: List, dir: &Path) -> BTreeSet<PathBuf> {
-        self.list(which)
-            .iter()
-            .map(path_of)
-            .filter(|p| p.starts_with(dir))
-            .collect()
-    }
-
-    /// Every path of every list (and every failed target) at or below `dir`.
-    fn anything_under(&self, dir: &Path) -> Vec<PathBuf> {
-        let mut found: Vec<PathBuf> = [List::Reads, List::Writes, List::Deletes]
-            .into_iter()
-            .flat_map(|l| self.under(l, dir))
-            .collect();
-        found.extend(
-            self.receipt
-                .filesystem
-                .failed
-                .iter()
-                .filter_map(|f| f.target.as_ref().map(path_of))
-                .filter(|p| p.starts_with(dir)),
-        );
-        found
-    }
-
-    /// The reads, writes and deletes at or below `dir` are exactly the given ones.
-    fn assert_files(&self, dir: &Path, reads: &[PathBuf], writes: &[PathBuf], deletes: &[PathBuf]) {
-        let expected = |v: &[PathBuf]| v.iter().cloned().collect::<BTreeSet<_>>();
-        let want = [expected(reads), expected(writes), expected(deletes)];
-        let got = [List::Reads, List::Writes, List::Deletes].map(|l| self.under(l, dir));
-        assert!(
-            want == got,
-            "filesystem lists under {} differ\n  expected reads   {:?}\n  got reads        {:?}\n  \
-             expected writes  {:?}\n  got writes       {:?}\n  expected deletes {:?}\n  \
-             got deletes      {:?}\n{}",
-            dir.display(),
-            want[0],
-            got[0],
-            want[1],
-            got[1],
-            want[2],
-            got[2],
-            self.excerpt(Some(dir))
-        );
-    }
-
-    /// Processes whose argv is exactly `argv`.
-    fn with_argv(&self, argv: &[&[u8]]) -> Vec<&ProcessNode> {
-        self.receipt
-            .process_tree
-            .iter()
-            .filter(|p| {
-                p.argv.len() == argv.len()
-                    && p.argv.iter().zip(argv).all(|(a, b)| a.as_bytes() == *b)
-            })
-            .collect()
-    }
-
-    /// The one process whose argv is exactly `argv`.
-    fn one_with_argv(&self, argv: &[&[u8]]) -> &ProcessNode {
-        let found = self.with_argv(argv);
-        assert_eq!(
-            found.len(),
-            1,
-            "expected exactly one process with argv {:?}\n{}",
-            argv.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>(),
-            self.excerpt(None)
-        );
-        found[0]
-    }
-
-    fn process(&self, pid: u32) -> &ProcessNode {
-        self.receipt
-            .process_tree
-            .iter()
-            .find(|p| p.pid == pid)
-            .unwrap_or_else(|| panic!("no process {pid} in the tree\n{}", self.excerpt(None)))
-    }
-
-    fn pids(&self) -> BTreeSet<u32> {
-        self.receipt.process_tree.iter().map(|p| p.pid).collect()
-    }
-
-    fn sensor(&self) -> &glasshouse_receipt::SensorCoverage {
-        self.receipt.sensor.as_ref().expect("sensor section")
-    }
-
-    fn syscall_count(&self, name: &str) -> u64 {
-        self.receipt.syscalls.counts.get(name).copied().unwrap_or(0)
-    }
-
-    /// Every process's parent is glasshouse or another process of the tree.
-    fn assert_tree_closed(&self) {
-        let pids = self.pids();
-        for p in &self.receipt.process_tree {
-            assert!(
-                p.ppid == self.glasshouse_pid || pids.contains(&p.ppid),
-                "process {} has a parent ({}) outside the tree\n{}",
-                p.pid,
-                p.ppid,
-                self.excerpt(None)
-            );
-        }
-    }
-
-    /// The parts of the receipt a failure message needs: the process tree, the file lists
-    /// (below `dir` when given, at most 40 entries each), failed operations and the sensor.
-    fn excerpt(&self, dir: Option<&Path>) -> String {
-        let files = |which: List| -> Vec<String> {
-            self.list(which)
-                .iter()
-                .filter(|t| dir.is_none_or(|d| path_of(t).starts_with(d)))
-                .take(40)
-                .map(|t| t.display_lossy().into_owned())
-                .collect()
-        };
-        let failed: Vec<&Value> = self.json["filesystem"]["failed"]
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter(|f| {
-                        dir.is_none_or(|d| {
-                            f["target"]
-                                .as_str()
-                                .is_some_and(|t| Path::new(t).starts_with(d))
-                        })
-                    })
-                    .take(10)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let excerpt = serde_json::json!({
-            "process_tree": self.json["process_tree"],
-            "filesystem": {
-                "reads": files(List::Reads),
-                "writes": files(List::Writes),
-                "deletes": files(List::Deletes),
-                "failed (first 10)": failed,
-            },
-            "sensor": self.json["sensor"],
-        });
-        format!(
-            "receipt excerpt (glasshouse pid {}, file lists {}):\n{}",
-            self.glasshouse_pid,
-            dir.map_or_else(
-                || "unfiltered".to_owned(),
-                |d| format!("under {}", d.display())
-            ),
-            serde_json::to_string_pretty(&excerpt).unwrap_or_default()
-        )
-    }
-}
-
-fn os(s: &str) -> &OsStr {
-    OsStr::new(s)
 }
 
 /// Standard base64 decoding (written here so the check does not depend on the product's codec).
@@ -649,32 +144,36 @@ impl Drop for DaemonGuard {
 // 1-6. Files
 // ---------------------------------------------------------------------------------------------
 
+/// Creates the files `rel` (relative to w/), runs tester `name` with w/ as its argument, and
+/// checks that under w/ the receipt holds exactly those files, read, and nothing else.
+fn assert_tester_reads_exactly(name: &str, rel: &[&str]) {
+    let s = Sandbox::new(&SUITE);
+    let files: Vec<PathBuf> = rel.iter().map(|r| s.w(r)).collect();
+    for file in &files {
+        touch(file);
+    }
+    let run = s.run_ok(&[program(name).as_os_str(), s.work.as_os_str()]);
+    run.assert_files(&s.work, &files, &[], &[]);
+}
+
 /// open("sub/a") and openat(AT_FDCWD, "sub/b") after chdir(DIR): the absolute paths are read.
 #[test]
 fn relative_paths_after_chdir_are_recorded_absolute() {
-    let s = Sandbox::new();
-    touch(&s.w("sub/a"));
-    touch(&s.w("sub/b"));
-    let run = s.run_ok(&[program("relpath").as_os_str(), s.work.as_os_str()]);
-    run.assert_files(&s.work, &[s.w("sub/a"), s.w("sub/b")], &[], &[]);
+    assert_tester_reads_exactly("relpath", &["sub/a", "sub/b"]);
 }
 
 /// openat(dfd, "f") and openat(dfd, "sub/g") with an O_PATH dirfd, after chdir("/"): the paths
 /// are resolved against the dirfd, and the O_PATH open of the directory is no read.
 #[test]
 fn openat_with_a_dirfd_is_resolved_against_the_dirfd() {
-    let s = Sandbox::new();
-    touch(&s.w("f"));
-    touch(&s.w("sub/g"));
-    let run = s.run_ok(&[program("dirfd").as_os_str(), s.work.as_os_str()]);
-    run.assert_files(&s.work, &[s.w("f"), s.w("sub/g")], &[], &[]);
+    assert_tester_reads_exactly("dirfd", &["f", "sub/g"]);
 }
 
 /// openat2(dfd, "new", O_CREAT|O_WRONLY) writes (and does not read) "new"; openat2 of an
 /// existing file for reading reads it.
 #[test]
 fn openat2_create_is_a_write_and_openat2_rdonly_a_read() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     touch(&s.w("existing"));
     let run = s.run_ok(&[program("openat2").as_os_str(), s.work.as_os_str()]);
     assert!(s.w("new").is_file(), "the tester did not create w/new");
@@ -690,7 +189,7 @@ fn openat2_create_is_a_write_and_openat2_rdonly_a_read() {
 /// links themselves are not recorded.
 #[test]
 fn open_through_a_symlink_records_the_target() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     touch(&s.w("real/target"));
     touch(&s.w("real/other"));
     symlink("real/target", &s.w("link"));
@@ -707,7 +206,7 @@ fn open_through_a_symlink_records_the_target() {
 /// source and write the target; open("x/../g") reads "g".
 #[test]
 fn unlink_rmdir_rename_and_dotdot() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     for f in ["f", "f2", "a", "c", "g"] {
         touch(&s.w(f));
     }
@@ -733,7 +232,7 @@ fn unlink_rmdir_rename_and_dotdot() {
 /// following the link, so deep/h is removed (w/h is untouched), and that is what is deleted.
 #[test]
 fn unlink_through_a_symlink_then_dotdot_records_the_real_file() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     mkdir(&s.w("deep/er"));
     touch(&s.w("deep/h"));
     touch(&s.w("h"));
@@ -751,7 +250,7 @@ fn unlink_through_a_symlink_then_dotdot_records_the_real_file() {
 /// writes.
 #[test]
 fn truncate_otrunc_and_ordwr() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     for f in ["t1", "t2", "t3"] {
         touch(&s.w(f));
     }
@@ -779,33 +278,23 @@ fn truncate_otrunc_and_ordwr() {
 /// child's exe is the real file (not /dev/fd/N/...), with its argv, under the tester.
 #[test]
 fn execveat_with_a_dirfd_and_with_empty_path() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[program("execveat").as_os_str()]);
-    let real_true = canonical(Path::new("/bin/true"));
+    let real_true = real_path("/bin/true");
     let root = run.root();
-    assert_eq!(
-        path_of(&root.exe),
-        program("execveat"),
-        "{}",
-        run.excerpt(None)
-    );
+    run.assert_exe(root, &program("execveat"));
     for marker in ["via-dirfd", "via-empty-path"] {
         let child = run.one_with_argv(&[b"true", marker.as_bytes()]);
         assert_eq!(
             path_of(&child.exe),
             real_true,
             "{marker}: exe\n{}",
-            run.excerpt(None)
+            run.excerpt()
         );
-        assert_eq!(
-            child.ppid,
-            root.pid,
-            "{marker}: ppid\n{}",
-            run.excerpt(None)
-        );
+        assert_eq!(child.ppid, root.pid, "{marker}: ppid\n{}", run.excerpt());
         assert_eq!(child.exit_code, Some(0), "{marker}: exit code");
     }
-    assert_eq!(run.receipt.process_tree.len(), 3, "{}", run.excerpt(None));
+    assert_eq!(run.receipt.process_tree.len(), 3, "{}", run.excerpt());
     assert!(
         run.syscall_count("execveat") >= 2,
         "syscalls.counts.execveat"
@@ -816,59 +305,54 @@ fn execveat_with_a_dirfd_and_with_empty_path() {
 /// names it ("/memfd:gh-memfd (deleted)"); its first image was the tester.
 #[test]
 fn fexecve_of_a_memfd() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[program("memfd").as_os_str()]);
     let root = run.root();
     let exe = root.exe.display_lossy().into_owned();
     assert!(
         exe.starts_with("/memfd:gh-memfd"),
         "root exe {exe:?} should start with /memfd:gh-memfd\n{}",
-        run.excerpt(None)
+        run.excerpt()
     );
     let argv: Vec<&[u8]> = root.argv.iter().map(OsText::as_bytes).collect();
     assert_eq!(argv, [&b"gh-memfd-true"[..], b"from-memfd"], "root argv");
-    assert_eq!(root.execs.len(), 2, "two images\n{}", run.excerpt(None));
+    assert_eq!(root.execs.len(), 2, "two images\n{}", run.excerpt());
     assert_eq!(path_of(&root.execs[0].exe), program("memfd"));
     assert_eq!(root.execs[1].exe, root.exe);
-    assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt(None));
+    assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt());
 }
 
 /// A non-leader thread calls execv("/bin/echo"): the process (same pid) shows echo's real path
 /// and the argv given; a thread is not a process of its own.
 #[test]
 fn exec_from_a_non_leader_thread() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[program("thread_exec").as_os_str()]);
     assert_eq!(
         run.stdout, b"from-thread x\n",
         "echo's output passes through"
     );
     let root = run.root();
-    assert_eq!(
-        path_of(&root.exe),
-        canonical(Path::new("/bin/echo")),
-        "{}",
-        run.excerpt(None)
-    );
+    run.assert_exe(root, &real_path("/bin/echo"));
     let argv: Vec<&[u8]> = root.argv.iter().map(OsText::as_bytes).collect();
     assert_eq!(argv, [&b"echo"[..], b"from-thread", b"x"], "root argv");
-    assert_eq!(root.execs.len(), 2, "two images\n{}", run.excerpt(None));
+    assert_eq!(root.execs.len(), 2, "two images\n{}", run.excerpt());
     assert_eq!(path_of(&root.execs[0].exe), program("thread_exec"));
-    assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt(None));
+    assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt());
 }
 
 /// vfork + exec: the child is recorded with the tester as its parent.
 #[test]
 fn vfork_then_exec() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[program("vfork").as_os_str()]);
     let root = run.root();
-    assert_eq!(path_of(&root.exe), program("vfork"));
+    run.assert_exe(root, &program("vfork"));
     let child = run.one_with_argv(&[b"true", b"vfork-child"]);
-    assert_eq!(child.ppid, root.pid, "{}", run.excerpt(None));
-    assert_eq!(path_of(&child.exe), canonical(Path::new("/bin/true")));
+    assert_eq!(child.ppid, root.pid, "{}", run.excerpt());
+    run.assert_exe(child, &real_path("/bin/true"));
     assert_eq!(child.exit_code, Some(0));
-    assert_eq!(run.receipt.process_tree.len(), 2, "{}", run.excerpt(None));
+    assert_eq!(run.receipt.process_tree.len(), 2, "{}", run.excerpt());
 }
 
 /// Double fork: the grandchild (setsid, sleeping 120 s) outlives the root. With `--linger 1`
@@ -876,7 +360,7 @@ fn vfork_then_exec() {
 /// before the sleep would end, and leaves no process behind.
 #[test]
 fn double_fork_daemon_is_recorded_and_ended() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let pidfile = s.w("daemon.pid");
     let _guard = DaemonGuard {
         pidfile: pidfile.clone(),
@@ -905,7 +389,7 @@ fn double_fork_daemon_is_recorded_and_ended() {
     let start = Instant::now();
     let proc_dir = PathBuf::from(format!("/proc/{gpid}"));
     while proc_dir.exists() {
-        if start.elapsed() > WAIT_DEADLINE {
+        if start.elapsed() > SUITE.wait_deadline {
             let state = fs::read_to_string(proc_dir.join("status")).unwrap_or_default();
             let killed = kill_if_ours(gpid, bytes_of(&pidfile));
             panic!(
@@ -923,19 +407,14 @@ fn double_fork_daemon_is_recorded_and_ended() {
     assert!(
         grandchild.ended_by_glasshouse,
         "grandchild {gpid} must be ended_by_glasshouse\n{}",
-        run.excerpt(None)
+        run.excerpt()
     );
-    assert_eq!(
-        grandchild.signal,
-        Some(libc::SIGKILL),
-        "{}",
-        run.excerpt(None)
-    );
+    assert_eq!(grandchild.signal, Some(libc::SIGKILL), "{}", run.excerpt());
     let child = run.process(grandchild.ppid);
-    assert_eq!(child.ppid, root.pid, "{}", run.excerpt(None));
+    assert_eq!(child.ppid, root.pid, "{}", run.excerpt());
     assert_eq!(child.exit_code, Some(0));
     assert!(!child.ended_by_glasshouse);
-    assert_eq!(run.receipt.process_tree.len(), 3, "{}", run.excerpt(None));
+    assert_eq!(run.receipt.process_tree.len(), 3, "{}", run.excerpt());
     assert!(run.sensor().linger_ms > 0, "sensor.linger_ms");
 }
 
@@ -947,7 +426,7 @@ fn double_fork_daemon_is_recorded_and_ended() {
 #[test]
 fn twenty_thousand_files_are_all_recorded() {
     const COUNT: usize = 20_000;
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let expected: Vec<PathBuf> = (0..COUNT).map(|i| s.w(&format!("f{i:05}"))).collect();
     for path in &expected {
         fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
@@ -958,7 +437,7 @@ fn twenty_thousand_files_are_all_recorded() {
         os(&COUNT.to_string()),
     ]);
     let sensor = run.sensor();
-    assert_eq!(sensor.events_lost, 0, "{}", run.excerpt(Some(&s.work)));
+    assert_eq!(sensor.events_lost, 0, "{}", run.excerpt_under(&s.work));
     let reads = run.under(List::Reads, &s.work);
     let want: BTreeSet<PathBuf> = expected.into_iter().collect();
     let missing: Vec<&PathBuf> = want.difference(&reads).take(10).collect();
@@ -967,13 +446,13 @@ fn twenty_thousand_files_are_all_recorded() {
         missing.is_empty() && extra.is_empty(),
         "{} of {COUNT} files read; first missing {missing:?}; first unexpected {extra:?}\n{}",
         reads.len(),
-        run.excerpt(Some(&s.work))
+        run.excerpt_under(&s.work)
     );
     run.assert_files(&s.work, &want.iter().cloned().collect::<Vec<_>>(), &[], &[]);
     assert!(
         sensor.complete,
         "sensor.complete\n{}",
-        run.excerpt(Some(&s.work))
+        run.excerpt_under(&s.work)
     );
     assert!(run.syscall_count("openat") >= COUNT as u64);
 }
@@ -982,8 +461,8 @@ fn twenty_thousand_files_are_all_recorded() {
 /// its own marker and processes, and nothing of the other.
 #[test]
 fn two_concurrent_runs_do_not_mix() {
-    let a = Sandbox::new();
-    let b = Sandbox::new();
+    let a = Sandbox::new(&SUITE);
+    let b = Sandbox::new(&SUITE);
     for s in [&a, &b] {
         touch(&s.w("marker"));
     }
@@ -1004,8 +483,8 @@ fn two_concurrent_runs_do_not_mix() {
     let running_a = start(&a, &b, "run-a");
     let running_b = start(&b, &a, "run-b");
     assert_ne!(running_a.pid(), running_b.pid());
-    let run_a = running_a.finish(RUN_DEADLINE);
-    let run_b = running_b.finish(RUN_DEADLINE);
+    let run_a = running_a.finish(SUITE.run_deadline);
+    let run_b = running_b.finish(SUITE.run_deadline);
     for (run, me, other, mine, theirs) in [
         (&run_a, &a, &b, "run-a", "run-b"),
         (&run_b, &b, &a, "run-b", "run-a"),
@@ -1022,9 +501,9 @@ fn two_concurrent_runs_do_not_mix() {
         assert!(
             run.with_argv(&[b"true", theirs.as_bytes()]).is_empty(),
             "{mine}'s receipt holds {theirs}'s process\n{}",
-            run.excerpt(None)
+            run.excerpt()
         );
-        assert_eq!(run.receipt.process_tree.len(), 2, "{}", run.excerpt(None));
+        assert_eq!(run.receipt.process_tree.len(), 2, "{}", run.excerpt());
         run.assert_tree_closed();
     }
     let shared: Vec<u32> = run_a.pids().intersection(&run_b.pids()).copied().collect();
@@ -1035,7 +514,7 @@ fn two_concurrent_runs_do_not_mix() {
 /// neither its file nor its pid appears in the receipt.
 #[test]
 fn unrelated_busy_process_is_not_recorded() {
-    let busy_dir = Sandbox::new();
+    let busy_dir = Sandbox::new(&SUITE);
     let marker = busy_dir.w("busy-marker");
     let ready = busy_dir.w("busy-ready");
     touch(&marker);
@@ -1051,7 +530,7 @@ fn unrelated_busy_process_is_not_recorded() {
     let busy_pid = busy.0.id();
     wait_for_file(&ready);
 
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     touch(&s.w("own-marker"));
     let run = s.run_ok(&[
         os("/bin/sh"),
@@ -1073,7 +552,7 @@ fn unrelated_busy_process_is_not_recorded() {
     assert!(
         !run.pids().contains(&busy_pid),
         "the receipt holds the busy process {busy_pid}\n{}",
-        run.excerpt(None)
+        run.excerpt()
     );
     run.assert_tree_closed();
 }
@@ -1086,7 +565,7 @@ fn unrelated_busy_process_is_not_recorded() {
 /// as {"base64": ...}.
 #[test]
 fn non_utf8_argv_is_kept_losslessly() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[program("exec_argv").as_os_str(), os("nonutf8")]);
     let child = run.one_with_argv(&[b"true", b"a\xffb", b"plain"]);
     assert_eq!(child.ppid, run.root().pid);
@@ -1114,21 +593,17 @@ fn non_utf8_argv_is_kept_losslessly() {
 /// says argv_truncated, sensor.truncated has an "argv" entry for it and coverage is incomplete.
 #[test]
 fn argv_longer_than_the_limit_is_flagged_truncated() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s.run_ok(&[program("exec_argv").as_os_str(), os("long")]);
-    let real_true = canonical(Path::new("/bin/true"));
+    let real_true = real_path("/bin/true");
     let child = run
         .receipt
         .process_tree
         .iter()
         .find(|p| path_of(&p.exe) == real_true)
-        .unwrap_or_else(|| panic!("no /bin/true process\n{}", run.excerpt(None)));
+        .unwrap_or_else(|| panic!("no /bin/true process\n{}", run.excerpt()));
     assert_eq!(child.ppid, run.root().pid);
-    assert!(
-        child.argv_truncated,
-        "argv_truncated\n{}",
-        run.excerpt(None)
-    );
+    assert!(child.argv_truncated, "argv_truncated\n{}", run.excerpt());
     let full: Vec<u8> = [
         b"true".to_vec(),
         vec![b'a'; 4000],
@@ -1157,7 +632,7 @@ fn argv_longer_than_the_limit_is_flagged_truncated() {
             .any(|t| t.kind == "argv" && t.pid == child.pid),
         "sensor.truncated must have an argv entry for pid {}\n{}",
         child.pid,
-        run.excerpt(None)
+        run.excerpt()
     );
     assert!(!sensor.complete, "sensor.complete must be false");
     assert!(!run.root().argv_truncated);
@@ -1167,7 +642,7 @@ fn argv_longer_than_the_limit_is_flagged_truncated() {
 /// receipt says argv was not captured.
 #[test]
 fn argv_capture_off() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let run = s
         .start(
             "receipt.json",
@@ -1175,26 +650,26 @@ fn argv_capture_off() {
             &[("GLASSHOUSE_CAPTURE_ARGV", "0")],
             &[program("exec_argv").as_os_str(), os("nonutf8")],
         )
-        .finish(RUN_DEADLINE);
+        .finish(SUITE.run_deadline);
     run.assert_exit(0);
     let capture = &run.sensor().argv_capture;
     assert!(!capture.captured, "argv_capture.captured");
     assert_eq!(capture.requested, "0");
-    let real_true = canonical(Path::new("/bin/true"));
+    let real_true = real_path("/bin/true");
     assert!(
         run.receipt
             .process_tree
             .iter()
             .any(|p| path_of(&p.exe) == real_true && p.ppid == run.root().pid),
         "the /bin/true child is still recorded\n{}",
-        run.excerpt(None)
+        run.excerpt()
     );
     for p in &run.receipt.process_tree {
         assert!(
             p.argv.is_empty() && p.execs.iter().all(|e| e.argv.is_empty()),
             "process {} has argv although capture is off\n{}",
             p.pid,
-            run.excerpt(None)
+            run.excerpt()
         );
     }
     assert!(run.receipt.processes.iter().all(|p| p.cmd.is_empty()));
@@ -1204,19 +679,14 @@ fn argv_capture_off() {
 /// the kernel builds: the interpreter as written, the script path, then the arguments.
 #[test]
 fn shebang_script_runs_its_interpreter() {
-    let s = Sandbox::new();
+    let s = Sandbox::new(&SUITE);
     let script = s.w("script.sh");
     fs::write(&script, "#!/bin/sh\nexit 3\n").expect("write script");
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
     let run = s.run(&[script.as_os_str(), os("arg1")]);
     run.assert_exit(3);
     let root = run.root();
-    assert_eq!(
-        path_of(&root.exe),
-        canonical(Path::new("/bin/sh")),
-        "{}",
-        run.excerpt(None)
-    );
+    run.assert_exe(root, &real_path("/bin/sh"));
     let argv: Vec<OsString> = root
         .argv
         .iter()
@@ -1226,7 +696,7 @@ fn shebang_script_runs_its_interpreter() {
         argv,
         [os("/bin/sh"), script.as_os_str(), os("arg1")],
         "{}",
-        run.excerpt(None)
+        run.excerpt()
     );
     assert_eq!(root.exit_code, Some(3));
 }

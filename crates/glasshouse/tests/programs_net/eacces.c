@@ -1,7 +1,7 @@
 /* eacces PATH: drops every privilege (groups, gid and uid 65534), then openat(AT_FDCWD, PATH,
  * O_RDONLY) through the raw system call, which must fail with EACCES (PATH is a root-owned
  * 0600 file the test made). */
-#include "net_tester.h"
+#include "tester.h"
 #include <grp.h>
 
 int main(int argc, char **argv)

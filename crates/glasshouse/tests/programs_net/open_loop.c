@@ -1,6 +1,6 @@
 /* open_loop DIR COUNT DISTINCT: COUNT times, openat(2) DIR/f<i % DISTINCT> for reading and
  * close(2) it, both through the raw system calls (so each is exactly one openat and one close). */
-#include "net_tester.h"
+#include "tester.h"
 
 int main(int argc, char **argv)
 {

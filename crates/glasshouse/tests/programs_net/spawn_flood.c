@@ -1,6 +1,6 @@
 /* spawn_flood COUNT: COUNT times, fork(2) a child that execs /bin/true with argv
  * ["true", "flood"], and wait for it before starting the next one. */
-#include "net_tester.h"
+#include "tester.h"
 
 int main(int argc, char **argv)
 {

@@ -13,7 +13,7 @@
  *   nonblock-refused-then OPEN_PORT
  *             one nonblock-refused connect to PORT, its socket closed, then one blocking connect
  *             to OPEN_PORT on the same address (a listener must be there), closed too */
-#include "net_tester.h"
+#include "tester.h"
 #include <poll.h>
 
 int main(int argc, char **argv)

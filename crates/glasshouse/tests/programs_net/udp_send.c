@@ -1,7 +1,7 @@
 /* udp_send IP PORT REPEAT [fork]: sends the 5-byte datagram "hello" REPEAT times with sendto(2)
  * on one unconnected UDP socket (no connect). With "fork", a child does the same first, so two
  * processes of the tree send to the same destination. */
-#include "net_tester.h"
+#include "tester.h"
 
 static void send_all(const struct sockaddr_storage *ss, socklen_t len, int family, int repeat)
 {

@@ -1,7 +1,7 @@
 /* unix_connect PATH NAME: connects a SOCK_STREAM unix socket to the filesystem socket PATH (a
  * listener must be there), then another one to the abstract name "\0NAME" (nothing may listen
  * there: ECONNREFUSED expected). The abstract address is passed with its exact length. */
-#include "net_tester.h"
+#include "tester.h"
 #include <stddef.h>
 #include <sys/un.h>
 

@@ -2,7 +2,7 @@
  *   IORING_OP_OPENAT   creates CREATE (O_CREAT|O_WRONLY|O_EXCL), then the fd is closed by close(2)
  *   IORING_OP_UNLINKAT removes UNLINK (an existing file)
  *   IORING_OP_CONNECT  a TCP connect to 127.0.0.1:PORT, where nothing listens: -ECONNREFUSED */
-#include "net_tester.h"
+#include "tester.h"
 #include <liburing.h>
 
 static int run_one(struct io_uring *ring, const char *what)

@@ -1,0 +1,770 @@
+//! Helpers shared by the integration tests of the `glasshouse` binary (`cli.rs`, `config.rs`,
+//! `sensor.rs` and `net_uring.rs`). Each test binary compiles this module on its own with
+//! `mod common;` and uses only part of it, hence `allow(dead_code)`.
+//!
+//! - [`BIN`] and [`glasshouse`]: the binary under test, and a command for it with none of the
+//!   environment variables that change what it records.
+//! - [`validator`], [`parse_receipt`] and [`read_receipt`]: every receipt a test reads is valid
+//!   against the committed JSON Schema, carries the version this glasshouse writes and reads back
+//!   with the receipt crate's own reader.
+//! - [`Testers`] and [`compile_c`]: C tester programs, compiled once per test binary with `cc`;
+//!   the shared header `tests/programs/tester.h` is on the include path of every one.
+//! - [`Suite`], [`Sandbox`], [`Running`] and [`Run`]: the ground-truth suites run one tester under
+//!   `glasshouse run --profile host` in a fresh temporary directory and query the receipt of the
+//!   finished run. The suites differ only in what a [`Suite`] holds: deadlines and extra hooks.
+//!
+//! There are no timing assertions: waits are bounded by generous deadlines that panic. The only
+//! process these helpers ever end is a glasshouse run the test started itself, by handle.
+#![allow(dead_code)]
+
+use glasshouse_receipt::{OsText, ProcessNode, Receipt, SensorCoverage};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------
+// The binary, the schema and receipts
+// ---------------------------------------------------------------------------------------------
+
+/// The glasshouse binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_glasshouse");
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The committed receipt schema file.
+pub fn schema_path() -> PathBuf {
+    repo_root().join(glasshouse_receipt::schema_file_name())
+}
+
+/// The committed schema, compiled once per test binary.
+pub fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let path = schema_path();
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read committed schema {}: {e}", path.display()));
+        let schema: Value = serde_json::from_str(&text).expect("committed schema is JSON");
+        jsonschema::validator_for(&schema).expect("committed schema compiles")
+    })
+}
+
+/// A `glasshouse` command run in `dir`, without the environment variables that change what
+/// glasshouse records (`GLASSHOUSE_CAPTURE_ARGV`, `GLASSHOUSE_BPF_DIR`).
+pub fn glasshouse(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("GLASSHOUSE_CAPTURE_ARGV")
+        .env_remove("GLASSHOUSE_BPF_DIR");
+    cmd
+}
+
+/// Receipts longer than this are not quoted whole in failure messages.
+const QUOTE_LIMIT: usize = 64 * 1024;
+
+/// A receipt's text for a failure message: whole when it is short, else only its size.
+fn quoted(text: &str) -> String {
+    if text.len() <= QUOTE_LIMIT {
+        text.to_owned()
+    } else {
+        format!("(receipt of {} bytes, not shown)", text.len())
+    }
+}
+
+/// Parses receipt `text` (read from `path`), checks that it is valid against the committed
+/// schema, carries the version this glasshouse writes and reads back with the receipt crate's
+/// own reader; returns it both as JSON and as the receipt crate reads it.
+pub fn parse_receipt(path: &Path, text: &str) -> (Value, Receipt) {
+    let value: Value = serde_json::from_str(text).unwrap_or_else(|e| {
+        panic!(
+            "receipt {} is not JSON: {e}\n{}",
+            path.display(),
+            quoted(text)
+        )
+    });
+    let errors: Vec<String> = validator()
+        .iter_errors(&value)
+        .map(|e| format!("  at {}: {e}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "receipt {} does not match {}:\n{}\n{}",
+        path.display(),
+        glasshouse_receipt::schema_file_name(),
+        errors.join("\n"),
+        quoted(text)
+    );
+    assert_eq!(value["version"], glasshouse_receipt::SCHEMA_VERSION);
+    let receipt = Receipt::from_json(text)
+        .unwrap_or_else(|e| panic!("receipt {} does not read back: {e}", path.display()));
+    (value, receipt)
+}
+
+/// Reads the receipt at `path`, checks it as [`parse_receipt`] does and returns it as JSON.
+pub fn read_receipt(path: &Path) -> Value {
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("read receipt {}: {e}", path.display()));
+    parse_receipt(path, &text).0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and pipes
+// ---------------------------------------------------------------------------------------------
+
+/// `path` with every symlink resolved (as the kernel names it in a receipt).
+pub fn canonical(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|e| panic!("canonicalize {}: {e}", path.display()))
+}
+
+/// The real file behind `path`, as [`canonical`] names it: what a receipt records for
+/// `/bin/true` where `/bin` is a link to `/usr/bin`.
+pub fn real_path(path: &str) -> PathBuf {
+    canonical(Path::new(path))
+}
+
+/// A receipt path as a path.
+pub fn path_of(text: &OsText) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(text.as_bytes()))
+}
+
+/// `s` as an argument of a command line.
+pub fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// Creates directory `path` and its parents.
+pub fn mkdir(path: &Path) {
+    fs::create_dir_all(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+}
+
+/// Reads a pipe to its end on a thread.
+pub fn reader(mut pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+// ---------------------------------------------------------------------------------------------
+// C tester programs
+// ---------------------------------------------------------------------------------------------
+
+/// Folder (relative to this crate) of the header shared by every tester, `tester.h`.
+const TESTER_INCLUDE_DIR: &str = "tests/programs";
+
+/// Compiles the C file `src` into `target` with `cc FLAGS -I tests/programs -o TARGET SRC LIBS`.
+/// The binary is written under a temporary name and renamed into place, so concurrent test
+/// binaries never see a half-written program.
+pub fn compile_c(src: &Path, target: &Path, flags: &[&str], libs: &[&str]) {
+    let name = target
+        .file_name()
+        .expect("target file name")
+        .to_string_lossy();
+    let tmp = target.with_file_name(format!("{name}.{}.tmp", std::process::id()));
+    let result = Command::new("cc")
+        .args(flags)
+        .arg("-I")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(TESTER_INCLUDE_DIR))
+        .arg("-o")
+        .arg(&tmp)
+        .arg(src)
+        .args(libs)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cc (a C compiler is needed): {e}"));
+    let hint = if libs.is_empty() {
+        ""
+    } else {
+        " (linking a library needs its development package, e.g. liburing-dev for -luring)"
+    };
+    assert!(
+        result.status.success(),
+        "cc {} {libs:?} failed{hint}:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    fs::rename(&tmp, target)
+        .unwrap_or_else(|e| panic!("rename {} -> {}: {e}", tmp.display(), target.display()));
+}
+
+/// A folder of C tester programs (`tests/<src>/*.c`), all compiled on first use into
+/// `<src>`'s own folder in cargo's temporary directory for integration tests.
+pub struct Testers {
+    /// The sources' folder, relative to `tests/`.
+    src: &'static str,
+    /// The binaries' folder, relative to cargo's temporary directory.
+    out: &'static str,
+    /// `cc` flags of every tester.
+    flags: &'static [&'static str],
+    /// Extra `cc` arguments after the source (libraries), by tester name.
+    libs: &'static [(&'static str, &'static [&'static str])],
+    /// The binaries' folder, once built.
+    built: OnceLock<PathBuf>,
+}
+
+impl Testers {
+    /// The testers of `tests/<src>/`, built into `<out>` with `cc FLAGS ... LIBS`.
+    pub const fn new(
+        src: &'static str,
+        out: &'static str,
+        flags: &'static [&'static str],
+        libs: &'static [(&'static str, &'static [&'static str])],
+    ) -> Self {
+        Self {
+            src,
+            out,
+            flags,
+            libs,
+            built: OnceLock::new(),
+        }
+    }
+
+    /// The path of compiled tester `name` (`tests/<src>/<name>.c`), building them all first
+    /// when this is the first one asked for.
+    pub fn path(&self, name: &str) -> PathBuf {
+        let path = self.built.get_or_init(|| self.build()).join(name);
+        assert!(path.is_file(), "no tester program {}", path.display());
+        path
+    }
+
+    fn build(&self) -> PathBuf {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(self.src);
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(self.out);
+        mkdir(&out);
+        let out = canonical(&out);
+        let mut built = 0;
+        for entry in fs::read_dir(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display())) {
+            let path = entry.expect("read_dir entry").path();
+            if path.extension() != Some(OsStr::new("c")) {
+                continue;
+            }
+            let name = path.file_stem().expect("file stem").to_owned();
+            let libs = self
+                .libs
+                .iter()
+                .find(|(n, _)| OsStr::new(n) == name)
+                .map_or(&[][..], |(_, libs)| libs);
+            compile_c(&path, &out.join(&name), self.flags, libs);
+            built += 1;
+        }
+        assert!(built > 0, "no tester programs in {}", src.display());
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ground-truth runs: sandbox, running and finished glasshouse
+// ---------------------------------------------------------------------------------------------
+
+/// The tracepoints the sensor cannot work without: every receipt of a [`Run`] shows them
+/// attached.
+pub const CORE_HOOKS: &[&str] = &[
+    "sched_process_fork",
+    "sched_process_exec",
+    "sched_process_exit",
+    "sys_enter",
+    "sys_exit",
+];
+
+/// What differs between the suites that run testers under glasshouse.
+pub struct Suite {
+    /// Prefix of the suite's temporary directories.
+    pub prefix: &'static str,
+    /// How long one glasshouse run may take before the test gives up (and fails).
+    pub run_deadline: Duration,
+    /// How long a test waits for a file, a pipe or a connection before it fails.
+    pub wait_deadline: Duration,
+    /// Hooks the suite relies on besides [`CORE_HOOKS`]: every receipt shows them attached too.
+    pub extra_hooks: &'static [&'static str],
+}
+
+/// A temporary directory for one test: glasshouse runs in it and writes its receipt there; the
+/// tester works in its `w` subdirectory, which nothing else touches.
+pub struct Sandbox {
+    _dir: tempfile::TempDir,
+    suite: &'static Suite,
+    /// Canonical path of the temporary directory.
+    pub root: PathBuf,
+    /// Canonical path of the tester's working directory (`root/w`).
+    pub work: PathBuf,
+}
+
+impl Sandbox {
+    /// A fresh sandbox for a test of `suite`.
+    pub fn new(suite: &'static Suite) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix(suite.prefix)
+            .tempdir()
+            .expect("create temp dir");
+        let root = canonical(dir.path());
+        let work = root.join("w");
+        mkdir(&work);
+        Self {
+            _dir: dir,
+            suite,
+            root,
+            work,
+        }
+    }
+
+    /// `w/<rel>`.
+    pub fn w(&self, rel: &str) -> PathBuf {
+        self.work.join(rel)
+    }
+
+    /// Starts `glasshouse run --profile host --receipt ROOT/<receipt> FLAGS -- CMD` in ROOT,
+    /// with the environment variables `env` set.
+    pub fn start(
+        &self,
+        receipt: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        cmd: &[&OsStr],
+    ) -> Running {
+        let receipt = self.root.join(receipt);
+        let mut command = glasshouse(&self.root);
+        command
+            .envs(env.iter().copied())
+            .args(["run", "--profile", "host", "--receipt"])
+            .arg(&receipt)
+            .args(flags)
+            .arg("--")
+            .args(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let what = format!("{command:?}");
+        let mut child = command.spawn().expect("start glasshouse");
+        let stdout = reader(child.stdout.take().expect("stdout pipe"));
+        let stderr = reader(child.stderr.take().expect("stderr pipe"));
+        Running {
+            child,
+            suite: self.suite,
+            receipt,
+            stdout,
+            stderr,
+            what,
+        }
+    }
+
+    /// Runs glasshouse to the end with default options, writing `receipt`.
+    pub fn run_as(&self, receipt: &str, cmd: &[&OsStr]) -> Run {
+        self.start(receipt, &[], &[], cmd)
+            .finish(self.suite.run_deadline)
+    }
+
+    /// Runs glasshouse to the end with default options.
+    pub fn run(&self, cmd: &[&OsStr]) -> Run {
+        self.run_as("receipt.json", cmd)
+    }
+
+    /// [`Self::run`], and the command must have exited 0.
+    pub fn run_ok(&self, cmd: &[&OsStr]) -> Run {
+        let run = self.run(cmd);
+        run.assert_exit(0);
+        run
+    }
+}
+
+/// A glasshouse process started by a test.
+pub struct Running {
+    child: Child,
+    suite: &'static Suite,
+    receipt: PathBuf,
+    stdout: mpsc::Receiver<Vec<u8>>,
+    stderr: mpsc::Receiver<Vec<u8>>,
+    what: String,
+}
+
+impl Running {
+    /// glasshouse's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (at most `deadline`) for glasshouse to exit, then reads and checks its receipt
+    /// ([`parse_receipt`], [`Run::check_common`]). Fails when the sensor could not start.
+    pub fn finish(mut self, deadline: Duration) -> Run {
+        let start = Instant::now();
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => panic!("waiting for glasshouse: {e}"),
+            }
+            if start.elapsed() > deadline {
+                // Only glasshouse itself, which this test started, is ended here.
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let stderr = self
+                    .stderr
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_default();
+                panic!(
+                    "glasshouse did not exit within {deadline:?}: {}\nstderr:\n{}",
+                    self.what,
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let pipe = |rx: &mpsc::Receiver<Vec<u8>>, name: &str| {
+            rx.recv_timeout(self.suite.wait_deadline)
+                .unwrap_or_else(|_| {
+                    panic!("glasshouse's {name} stayed open after it exited (a process escaped?)")
+                })
+        };
+        let stdout = pipe(&self.stdout, "stdout");
+        let stderr = String::from_utf8_lossy(&pipe(&self.stderr, "stderr")).into_owned();
+        assert_ne!(
+            status.code(),
+            Some(124),
+            "the eBPF sensor could not start (glasshouse exited 124); these tests need BPF \
+             (root on a BPF-capable kernel) and fail without it:\n{stderr}"
+        );
+        let text = fs::read_to_string(&self.receipt).unwrap_or_else(|e| {
+            panic!(
+                "no receipt at {} ({e}); glasshouse {status}: {}\nstderr:\n{stderr}",
+                self.receipt.display(),
+                self.what
+            )
+        });
+        let (json, receipt) = parse_receipt(&self.receipt, &text);
+        let run = Run {
+            status,
+            stdout,
+            stderr,
+            json,
+            receipt,
+            glasshouse_pid: self.child.id(),
+            suite: self.suite,
+        };
+        run.check_common();
+        run
+    }
+}
+
+/// A finished glasshouse run.
+pub struct Run {
+    /// glasshouse's exit status (the command's, unless glasshouse failed).
+    pub status: ExitStatus,
+    /// What glasshouse passed through to its stdout.
+    pub stdout: Vec<u8>,
+    /// What glasshouse wrote to its stderr.
+    pub stderr: String,
+    /// The receipt as written.
+    pub json: Value,
+    /// The receipt as the receipt crate reads it.
+    pub receipt: Receipt,
+    /// glasshouse's pid: the parent of the command's process.
+    pub glasshouse_pid: u32,
+    suite: &'static Suite,
+}
+
+/// Which list of `filesystem` a path is in.
+#[derive(Debug, Clone, Copy)]
+pub enum List {
+    Reads,
+    Writes,
+    Deletes,
+}
+
+impl Run {
+    /// What every receipt must hold: the kernel sensor ran with the hooks the suite relies on,
+    /// and exactly one process (the root) has glasshouse as its parent.
+    pub fn check_common(&self) {
+        let sensor = &self.json["sensor"];
+        assert_eq!(
+            sensor["kind"], "ebpf",
+            "the kernel sensor did not run: {sensor:#}\nstderr:\n{}",
+            self.stderr
+        );
+        let hooks = sensor["hooks"].as_array().cloned().unwrap_or_default();
+        for hook in CORE_HOOKS.iter().chain(self.suite.extra_hooks) {
+            assert!(
+                hooks.iter().any(|h| h["attached"] == true
+                    && h["name"].as_str().is_some_and(|n| n.ends_with(hook))),
+                "core hook {hook} is not attached: {sensor:#}"
+            );
+        }
+        let roots = self
+            .receipt
+            .process_tree
+            .iter()
+            .filter(|p| p.ppid == self.glasshouse_pid)
+            .count();
+        assert_eq!(
+            roots,
+            1,
+            "exactly one process must have glasshouse (pid {}) as its parent\n{}",
+            self.glasshouse_pid,
+            self.excerpt()
+        );
+    }
+
+    /// The command's process: its parent is glasshouse.
+    pub fn root(&self) -> &ProcessNode {
+        self.receipt
+            .process_tree
+            .iter()
+            .find(|p| p.ppid == self.glasshouse_pid)
+            .expect("root process (checked when the run finished)")
+    }
+
+    /// glasshouse exited with `code` (the command's).
+    pub fn assert_exit(&self, code: i32) {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "glasshouse exit status (the command's); stderr:\n{}\n{}",
+            self.stderr,
+            self.excerpt()
+        );
+    }
+
+    /// `filesystem`'s list `which`.
+    pub fn list(&self, which: List) -> &[OsText] {
+        let fs = &self.receipt.filesystem;
+        match which {
+            List::Reads => &fs.reads,
+            List::Writes => &fs.writes,
+            List::Deletes => &fs.deletes,
+        }
+    }
+
+    /// The paths of list `which` at or below `dir`.
+    pub fn under(&self, which: List, dir: &Path) -> BTreeSet<PathBuf> {
+        self.list(which)
+            .iter()
+            .map(path_of)
+            .filter(|p| p.starts_with(dir))
+            .collect()
+    }
+
+    /// Every path of every list (and every failed target) at or below `dir`.
+    pub fn anything_under(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = [List::Reads, List::Writes, List::Deletes]
+            .into_iter()
+            .flat_map(|l| self.under(l, dir))
+            .collect();
+        found.extend(
+            self.receipt
+                .filesystem
+                .failed
+                .iter()
+                .filter_map(|f| f.target.as_ref().map(path_of))
+                .filter(|p| p.starts_with(dir)),
+        );
+        found
+    }
+
+    /// The reads, writes and deletes at or below `dir` are exactly the given ones.
+    pub fn assert_files(
+        &self,
+        dir: &Path,
+        reads: &[PathBuf],
+        writes: &[PathBuf],
+        deletes: &[PathBuf],
+    ) {
+        let expected = |v: &[PathBuf]| v.iter().cloned().collect::<BTreeSet<_>>();
+        let want = [expected(reads), expected(writes), expected(deletes)];
+        let got = [List::Reads, List::Writes, List::Deletes].map(|l| self.under(l, dir));
+        assert!(
+            want == got,
+            "filesystem lists under {} differ\n  expected reads   {:?}\n  got reads        {:?}\n  \
+             expected writes  {:?}\n  got writes       {:?}\n  expected deletes {:?}\n  \
+             got deletes      {:?}\n{}",
+            dir.display(),
+            want[0],
+            got[0],
+            want[1],
+            got[1],
+            want[2],
+            got[2],
+            self.excerpt_under(dir)
+        );
+    }
+
+    /// The executable file of process `node` is `expected`.
+    pub fn assert_exe(&self, node: &ProcessNode, expected: &Path) {
+        assert_eq!(
+            path_of(&node.exe),
+            expected,
+            "exe of process {}\n{}",
+            node.pid,
+            self.excerpt()
+        );
+    }
+
+    /// Processes whose argv is exactly `argv`.
+    pub fn with_argv(&self, argv: &[&[u8]]) -> Vec<&ProcessNode> {
+        self.receipt
+            .process_tree
+            .iter()
+            .filter(|p| {
+                p.argv.len() == argv.len()
+                    && p.argv.iter().zip(argv).all(|(a, b)| a.as_bytes() == *b)
+            })
+            .collect()
+    }
+
+    /// The one process whose argv is exactly `argv`.
+    pub fn one_with_argv(&self, argv: &[&[u8]]) -> &ProcessNode {
+        let found = self.with_argv(argv);
+        assert_eq!(
+            found.len(),
+            1,
+            "expected exactly one process with argv {:?}\n{}",
+            argv.iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>(),
+            self.excerpt()
+        );
+        found[0]
+    }
+
+    /// The process `pid`, which must be in the tree.
+    pub fn process(&self, pid: u32) -> &ProcessNode {
+        self.receipt
+            .process_tree
+            .iter()
+            .find(|p| p.pid == pid)
+            .unwrap_or_else(|| panic!("no process {pid} in the tree\n{}", self.excerpt()))
+    }
+
+    /// The pids of the process tree.
+    pub fn pids(&self) -> BTreeSet<u32> {
+        self.receipt.process_tree.iter().map(|p| p.pid).collect()
+    }
+
+    /// Every process's parent is glasshouse or another process of the tree.
+    pub fn assert_tree_closed(&self) {
+        let pids = self.pids();
+        for p in &self.receipt.process_tree {
+            assert!(
+                p.ppid == self.glasshouse_pid || pids.contains(&p.ppid),
+                "process {} has a parent ({}) outside the tree\n{}",
+                p.pid,
+                p.ppid,
+                self.excerpt()
+            );
+        }
+    }
+
+    /// `network.attempts` as written.
+    pub fn attempts(&self) -> &Value {
+        &self.json["network"]["attempts"]
+    }
+
+    /// `network.attempts` is exactly `expected`.
+    pub fn assert_attempts(&self, expected: Value) {
+        assert_eq!(
+            self.attempts(),
+            &expected,
+            "network.attempts differ\n{}",
+            self.excerpt()
+        );
+    }
+
+    /// The entries of `filesystem.failed` that satisfy `pred`, as written.
+    pub fn failed_where(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.json["filesystem"]["failed"]
+            .as_array()
+            .map(|a| a.iter().filter(|f| pred(f)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// `syscalls.denied` as written.
+    pub fn denied(&self) -> Vec<Value> {
+        self.json["syscalls"]["denied"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The `sensor` section, which every [`Run`] has.
+    pub fn sensor(&self) -> &SensorCoverage {
+        self.receipt.sensor.as_ref().expect("sensor section")
+    }
+
+    /// `syscalls.counts.<name>`, 0 when absent.
+    pub fn syscall_count(&self, name: &str) -> u64 {
+        self.receipt.syscalls.counts.get(name).copied().unwrap_or(0)
+    }
+
+    /// The parts of the receipt a failure message needs: the process tree (its first 50
+    /// entries), the file lists and failed operations (40 entries each), the network, the
+    /// denied and io_uring operations and the sensor.
+    pub fn excerpt(&self) -> String {
+        self.excerpt_of(None)
+    }
+
+    /// [`Self::excerpt`] with the file lists and failed operations cut to those at or below
+    /// `dir`.
+    pub fn excerpt_under(&self, dir: &Path) -> String {
+        self.excerpt_of(Some(dir))
+    }
+
+    fn excerpt_of(&self, dir: Option<&Path>) -> String {
+        let in_dir = |p: &Path| dir.is_none_or(|d| p.starts_with(d));
+        let files = |which: List| -> Vec<String> {
+            self.list(which)
+                .iter()
+                .filter(|t| in_dir(&path_of(t)))
+                .take(40)
+                .map(|t| t.display_lossy().into_owned())
+                .collect()
+        };
+        let failed: Vec<&Value> = self.json["filesystem"]["failed"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|f| {
+                        dir.is_none() || f["target"].as_str().is_some_and(|t| in_dir(Path::new(t)))
+                    })
+                    .take(40)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tree: Vec<&Value> = self.json["process_tree"]
+            .as_array()
+            .map(|all| all.iter().take(50).collect())
+            .unwrap_or_default();
+        let excerpt = json!({
+            "process_tree (first 50)": tree,
+            "process_tree length": self.receipt.process_tree.len(),
+            "filesystem (first 40 of each list)": {
+                "reads": files(List::Reads),
+                "writes": files(List::Writes),
+                "deletes": files(List::Deletes),
+                "failed": failed,
+            },
+            "network": self.json["network"],
+            "syscalls.denied": self.json["syscalls"]["denied"],
+            "syscalls.io_uring": self.json["syscalls"]["io_uring"],
+            "sensor": self.json["sensor"],
+        });
+        format!(
+            "receipt excerpt (glasshouse pid {}, file lists {}):\n{}",
+            self.glasshouse_pid,
+            dir.map_or_else(
+                || "unfiltered".to_owned(),
+                |d| format!("under {}", d.display())
+            ),
+            serde_json::to_string_pretty(&excerpt).unwrap_or_default()
+        )
+    }
+}

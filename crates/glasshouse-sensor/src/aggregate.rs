@@ -418,12 +418,6 @@ fn concat(base: &[u8], raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Joins `raw` to `base` unless it is absolute, then normalizes `.`, `..` and repeated slashes
-/// lexically. An empty `raw` (AT_EMPTY_PATH) names `base` itself.
-pub fn join(base: &[u8], raw: &[u8]) -> Vec<u8> {
-    normalize(&concat(base, raw))
-}
-
 /// Normalizes `.`, `..` and repeated slashes of an absolute path lexically.
 fn normalize(path: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
@@ -471,6 +465,10 @@ fn resolve(path: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn join(base: &[u8], raw: &[u8]) -> Vec<u8> {
+        normalize(&concat(base, raw))
+    }
 
     #[test]
     fn join_normalizes() {

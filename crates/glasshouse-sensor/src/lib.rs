@@ -11,8 +11,6 @@ mod aggregate;
 pub mod event;
 mod net;
 
-pub use aggregate::join;
-
 use aggregate::Aggregator;
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, RingBuf};
 use aya::programs::BtfTracePoint;

@@ -350,18 +350,20 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
     return f;
 }
 
-/* Appends the directory a relative path starts from: the cwd, or the dirfd's file. */
+/* Appends the directory a relative path starts from: the cwd, or the dirfd's file. One walk,
+ * whichever it is: every inlined walk adds to the verifier's work at start-up. */
 static __always_inline __u32 append_base(struct scratch *s, __u32 off, struct task_struct *task,
                                          long dfd, int idx)
 {
+    struct path p = {};
     if ((int)dfd == AT_FDCWD) {
-        struct path pwd = BPF_CORE_READ(task, fs, pwd);
-        return append_path(s, off, pwd.dentry, pwd.mnt, idx);
+        p = BPF_CORE_READ(task, fs, pwd);
+    } else {
+        struct file *f = fd_file(task, dfd);
+        if (!f)
+            return off;
+        p = BPF_CORE_READ(f, f_path);
     }
-    struct file *f = fd_file(task, dfd);
-    if (!f)
-        return off;
-    struct path p = BPF_CORE_READ(f, f_path);
     return append_path(s, off, p.dentry, p.mnt, idx);
 }
 
@@ -875,37 +877,53 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
     __u64 id = (__u64)req;
     start_event(s, GH_EV_URING_SUBMIT, op, 0);
     s->h.extra = id;
+    /* Pick the operation's paths first, then resolve them in one place: each path walk inlined
+     * once per op would multiply the verifier's work (and glasshouse's start-up time). */
+    struct filename *name_a = NULL, *name_b = NULL;
+    long dfd_a = AT_FDCWD, dfd_b = AT_FDCWD;
     switch (op) {
     case IORING_OP_OPENAT:
     case IORING_OP_OPENAT2: {
         struct io_open *o = cmd;
-        off = append_uring_path(s, off, task, BPF_CORE_READ(o, filename), BPF_CORE_READ(o, dfd), 0);
+        name_a = BPF_CORE_READ(o, filename);
+        dfd_a = BPF_CORE_READ(o, dfd);
         s->h.sock = BPF_CORE_READ(o, how.flags); /* open flags, for the completion */
         break;
     }
     case IORING_OP_UNLINKAT: {
         struct io_unlink *u = cmd;
-        off = append_uring_path(s, off, task, BPF_CORE_READ(u, filename), BPF_CORE_READ(u, dfd), 0);
+        name_a = BPF_CORE_READ(u, filename);
+        dfd_a = BPF_CORE_READ(u, dfd);
         s->h.sock = BPF_CORE_READ(u, flags);
         break;
     }
     case IORING_OP_MKDIRAT: {
         struct io_mkdir *m = cmd;
-        off = append_uring_path(s, off, task, BPF_CORE_READ(m, filename), BPF_CORE_READ(m, dfd), 0);
+        name_a = BPF_CORE_READ(m, filename);
+        dfd_a = BPF_CORE_READ(m, dfd);
         break;
     }
     case IORING_OP_RENAMEAT: {
         struct io_rename *r = cmd;
-        off = append_uring_path(s, off, task, BPF_CORE_READ(r, oldpath), BPF_CORE_READ(r, old_dfd), 0);
-        off = append_uring_path(s, off, task, BPF_CORE_READ(r, newpath), BPF_CORE_READ(r, new_dfd), 2);
+        name_a = BPF_CORE_READ(r, oldpath);
+        dfd_a = BPF_CORE_READ(r, old_dfd);
+        name_b = BPF_CORE_READ(r, newpath);
+        dfd_b = BPF_CORE_READ(r, new_dfd);
         break;
     }
     case IORING_OP_LINKAT:
     case IORING_OP_SYMLINKAT: {
         struct io_link *l = cmd;
-        off = append_uring_path(s, off, task, BPF_CORE_READ(l, newpath), BPF_CORE_READ(l, new_dfd), 2);
+        name_b = BPF_CORE_READ(l, newpath);
+        dfd_b = BPF_CORE_READ(l, new_dfd);
         break;
     }
+    }
+    if (name_a)
+        off = append_uring_path(s, off, task, name_a, dfd_a, 0);
+    if (name_b)
+        off = append_uring_path(s, off, task, name_b, dfd_b, 2);
+    switch (op) {
     case IORING_OP_CONNECT: {
         struct io_connect *c = cmd;
         void *uaddr = BPF_CORE_READ(c, addr);

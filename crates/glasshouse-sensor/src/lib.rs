@@ -244,15 +244,34 @@ impl Sensor {
                 }
             })?;
 
-        let mut hooks = Vec::new();
-        for (program, tracepoint) in HOOKS {
-            let result = attach(&mut ebpf, program, tracepoint, &btf);
-            hooks.push(HookStatus::new(
-                format!("tp_btf/{tracepoint}"),
-                result.is_ok(),
-                result.err(),
-            ));
-        }
+        // Verification is most of the start-up time and each program is verified on its own:
+        // load them side by side, one thread each.
+        let mut programs: std::collections::HashMap<&str, &mut aya::programs::Program> =
+            ebpf.programs_mut().collect();
+        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let loading: Vec<_> = HOOKS
+                .iter()
+                .map(|(name, tracepoint)| {
+                    let program = programs.remove(name);
+                    let btf = &btf;
+                    scope.spawn(move || attach(program, name, tracepoint, btf))
+                })
+                .collect();
+            loading
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err("the loader thread panicked".into()))
+                })
+                .collect()
+        });
+        let hooks: Vec<HookStatus> = HOOKS
+            .iter()
+            .zip(results)
+            .map(|((_, tracepoint), result)| {
+                HookStatus::new(format!("tp_btf/{tracepoint}"), result.is_ok(), result.err())
+            })
+            .collect();
         if hooks.iter().all(|h| !h.attached) {
             let first = hooks
                 .first()
@@ -431,12 +450,16 @@ fn per_cpu_totals(map: &Map, slots: u32, name: impl Fn(u32) -> String) -> BTreeM
         .collect()
 }
 
-fn attach(ebpf: &mut Ebpf, program: &str, tracepoint: &str, btf: &Btf) -> Result<(), String> {
-    let prog: &mut BtfTracePoint = ebpf
-        .program_mut(program)
-        .ok_or_else(|| format!("program {program} is missing from the object"))?
+fn attach(
+    program: Option<&mut aya::programs::Program>,
+    name: &str,
+    tracepoint: &str,
+    btf: &Btf,
+) -> Result<(), String> {
+    let prog: &mut BtfTracePoint = program
+        .ok_or_else(|| format!("program {name} is missing from the object"))?
         .try_into()
-        .map_err(|e| format!("{program}: {e}"))?;
+        .map_err(|e| format!("{name}: {e}"))?;
     prog.load(tracepoint, btf).map_err(|e| error_chain(&e))?;
     prog.attach().map_err(|e| error_chain(&e))?;
     Ok(())

@@ -285,6 +285,18 @@ static long walk_step(__u64 index, void *data)
     return 0;
 }
 
+/* Runs the dentry walk. A global function: the verifier checks it once, not once per path walk
+ * inlined in every program, which keeps glasshouse's start-up short. */
+__noinline int gh_walk(struct walk *w)
+{
+    if (!w)
+        return 0;
+    struct walk local = *w; /* bpf_loop's context must live on this function's stack */
+    bpf_loop(MAX_COMPONENTS, walk_step, &local, 0);
+    *w = local;
+    return 0;
+}
+
 /* Appends the absolute path of (dentry, vfsmnt) to the event's data as string `idx`. */
 static __always_inline __u32 append_path(struct scratch *s, __u32 off, struct dentry *dentry,
                                          struct vfsmount *vfsmnt, int idx)
@@ -297,7 +309,7 @@ static __always_inline __u32 append_path(struct scratch *s, __u32 off, struct de
         .mnt_root = VFSMOUNT_PTR(vfsmnt, mnt_root),
         .pos = GH_PATH_MAX,
     };
-    bpf_loop(MAX_COMPONENTS, walk_step, &w, 0);
+    gh_walk(&w);
     if (!w.reached_root)
         w.truncated = 1;
     if (w.pos == GH_PATH_MAX) {

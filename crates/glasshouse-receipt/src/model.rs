@@ -115,7 +115,8 @@ pub struct Timing {
 pub struct ProcessNode {
     /// Process id (thread-group id) as seen by glasshouse.
     pub pid: u32,
-    /// Parent process id at creation.
+    /// Parent process id at creation; 0 when unknown (the fork was among the events lost, and
+    /// `sensor.complete` is false).
     pub ppid: u32,
     /// The executable file of the last program image, resolved in the kernel.
     pub exe: OsText,

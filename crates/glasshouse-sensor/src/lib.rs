@@ -187,6 +187,7 @@ pub struct Sensor {
     uring_ops: Map,
     stats: Map,
     tracked_fd: RawFd,
+    root_ppid: u32,
     hooks: Vec<HookStatus>,
     argv_capture: ArgvCapture,
     stop: Arc<AtomicBool>,
@@ -309,6 +310,7 @@ impl Sensor {
             uring_ops,
             stats,
             tracked_fd,
+            root_ppid,
             hooks,
             argv_capture,
             stop,
@@ -331,9 +333,10 @@ impl Sensor {
             .unwrap_or_default()
     }
 
-    /// Detaches, drains everything still buffered and returns what was seen. `ended` lists
-    /// the processes glasshouse itself ended after `--linger`.
-    pub fn finish(mut self, ended: &[u32], linger_ms: u64) -> Observations {
+    /// Detaches, drains everything still buffered and returns what was seen. `root` is the
+    /// command's pid (none when it never started); `ended` lists the processes glasshouse
+    /// itself ended after `--linger`.
+    pub fn finish(mut self, root: Option<u32>, ended: &[u32], linger_ms: u64) -> Observations {
         // Detach first (dropping the programs drops their links) so no event arrives after
         // the final drain.
         drop(self.ebpf.take());
@@ -346,6 +349,11 @@ impl Sensor {
         let mut obs = Observations::default();
         for mut node in agg.processes() {
             node.ended_by_glasshouse = ended.contains(&node.pid);
+            // A process first seen at its exec had its fork event lost: its parent is unknown
+            // (0), unless it is the command itself.
+            if node.ppid == self.root_ppid && Some(node.pid) != root {
+                node.ppid = 0;
+            }
             obs.process_tree.push(node);
         }
         let [reads, writes, deletes] = agg.files();

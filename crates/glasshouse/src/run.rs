@@ -150,8 +150,10 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let mut ended = Vec::new();
     let mut linger_ms = 0;
     let mut run_notes = Vec::new();
+    let mut root_pid = None;
     let (termination, ran) = match backend.spawn(spec) {
         Ok(mut child) => {
+            root_pid = Some(child.pid);
             let stdout = child
                 .stdout
                 .take()
@@ -210,7 +212,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     reap_orphans();
     record_outcome(&mut receipt, termination, ran);
     fill_resources(&mut receipt);
-    let observed = sensor.finish(&ended, linger_ms);
+    let observed = sensor.finish(root_pid, &ended, linger_ms);
     receipt.process_tree = observed.process_tree;
     receipt.filesystem.reads = observed.filesystem.reads;
     receipt.filesystem.writes = observed.filesystem.writes;

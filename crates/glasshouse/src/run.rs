@@ -151,7 +151,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let mut linger_ms = 0;
     let mut run_notes = Vec::new();
     let mut root_pid = None;
-    let (termination, ran) = match backend.spawn(spec) {
+    let termination = match backend.spawn(spec) {
         Ok(mut child) => {
             root_pid = Some(child.pid);
             let stdout = child
@@ -196,7 +196,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                     ));
                 }
             }
-            (termination, true)
+            termination
         }
         Err(e) => {
             signals.close();
@@ -206,18 +206,16 @@ pub fn run(args: RunArgs) -> Result<i32> {
             let code = spawn_error_code(&e)?;
             eprintln!("glasshouse: {e}");
             receipt.outcome.error = Some(e.to_string());
-            (Termination::Exited(code), false)
+            Termination::Exited(code)
         }
     };
     reap_orphans();
-    record_outcome(&mut receipt, termination, ran);
+    record_outcome(&mut receipt, termination, root_pid.is_some());
     fill_resources(&mut receipt);
     let observed = sensor.finish(root_pid, &ended, linger_ms);
     receipt.process_tree = observed.process_tree;
-    receipt.filesystem.reads = observed.filesystem.reads;
-    receipt.filesystem.writes = observed.filesystem.writes;
-    receipt.filesystem.deletes = observed.filesystem.deletes;
-    receipt.filesystem.failed = observed.filesystem.failed;
+    // Policy violations are added later, from the finished receipt.
+    receipt.filesystem = observed.filesystem;
     receipt.network = observed.network;
     receipt.syscalls = observed.syscalls;
     let mut coverage = observed.coverage;

@@ -190,7 +190,7 @@ pub struct Sensor {
     root_ppid: u32,
     hooks: Vec<HookStatus>,
     argv_capture: ArgvCapture,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     drain: Option<JoinHandle<Aggregator>>,
 }
 
@@ -295,7 +295,7 @@ impl Sensor {
             .ok_or_else(|| missing("uring_ops"))?;
         let events = ebpf.take_map("events").ok_or_else(|| missing("events"))?;
         let ring = RingBuf::try_from(events).map_err(|e| SensorError::Load(e.to_string()))?;
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(StopSignal::new()?);
         let drain = {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
@@ -340,7 +340,7 @@ impl Sensor {
         // Detach first (dropping the programs drops their links) so no event arrives after
         // the final drain.
         drop(self.ebpf.take());
-        self.stop.store(true, Ordering::Release);
+        self.stop.raise();
         let agg = self
             .drain
             .take()
@@ -495,18 +495,50 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Tells the drain thread to finish, and wakes it at once rather than at its next poll
+/// timeout (a run's end would otherwise wait up to a whole timeout for nothing).
+struct StopSignal {
+    stopping: AtomicBool,
+    wake: nix::sys::eventfd::EventFd,
+}
+
+impl StopSignal {
+    fn new() -> Result<Self, SensorError> {
+        use nix::sys::eventfd::{EfdFlags, EventFd};
+        let wake = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(|e| SensorError::Load(format!("cannot create an eventfd: {e}")))?;
+        Ok(Self {
+            stopping: AtomicBool::new(false),
+            wake,
+        })
+    }
+
+    fn raise(&self) {
+        self.stopping.store(true, Ordering::Release);
+        // A failed write only costs the drain thread one poll timeout.
+        let _ = self.wake.write(1);
+    }
+
+    fn raised(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}
+
 /// Drains the ring buffer until told to stop, then once more.
-fn drain(mut ring: RingBuf<MapData>, mut agg: Aggregator, stop: &AtomicBool) -> Aggregator {
+fn drain(mut ring: RingBuf<MapData>, mut agg: Aggregator, stop: &StopSignal) -> Aggregator {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     loop {
-        let stopping = stop.load(Ordering::Acquire);
+        let stopping = stop.raised();
         while let Some(item) = ring.next() {
             agg.push_raw(&item);
         }
         if stopping {
             return agg;
         }
-        let mut fds = [PollFd::new(ring.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [
+            PollFd::new(ring.as_fd(), PollFlags::POLLIN),
+            PollFd::new(stop.wake.as_fd(), PollFlags::POLLIN),
+        ];
         let _ = poll(&mut fds, PollTimeout::from(20u8));
     }
 }

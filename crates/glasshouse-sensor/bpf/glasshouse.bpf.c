@@ -345,21 +345,31 @@ static __always_inline __u32 append_user_str(struct scratch *s, __u32 off, const
     return off + n;
 }
 
-static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+/* The open file behind descriptor fd of the current process, as an address (0 when there is
+ * none). A global function: the verifier checks it once instead of at every inlined call site,
+ * and its check of a load from a trusted task pointer is slow (it searches the kernel's BTF by
+ * name, several times per load). */
+__noinline __u64 gh_fd_file(long fd)
 {
     if (fd < 0)
-        return NULL;
-    /* task is a trusted BTF pointer: these are plain (fault-safe) loads, not helper calls. */
+        return 0;
+    struct task_struct *task = bpf_get_current_task_btf();
+    /* Plain (fault-safe) loads through BTF pointers, not helper calls: this runs per open. */
     struct files_struct *files = task->files;
     if (!files)
-        return NULL;
+        return 0;
     struct fdtable *fdt = files->fdt;
     if (!fdt || (unsigned long)fd >= fdt->max_fds)
-        return NULL;
+        return 0;
     struct file **arr = fdt->fd;
     struct file *f = NULL;
     bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-    return f;
+    return (__u64)f;
+}
+
+static __always_inline struct file *fd_file(long fd)
+{
+    return (struct file *)gh_fd_file(fd);
 }
 
 /* Appends the directory a relative path starts from: the cwd, or the dirfd's file. One walk,
@@ -371,7 +381,7 @@ static __always_inline __u32 append_base(struct scratch *s, __u32 off, struct ta
     if ((int)dfd == AT_FDCWD) {
         p = BPF_CORE_READ(task, fs, pwd);
     } else {
-        struct file *f = fd_file(task, dfd);
+        struct file *f = fd_file(dfd);
         if (!f)
             return off;
         p = BPF_CORE_READ(f, f_path);
@@ -593,7 +603,7 @@ static __always_inline void on_open(struct task_struct *task, struct inflight *i
         oflags = f;
     }
     }
-    on_open_file(task, in, fd_file(task, ret), ret, oflags);
+    on_open_file(task, in, fd_file(ret), ret, oflags);
 }
 
 /* A path syscall ended (or an open failed): report the raw paths with the directories they
@@ -741,7 +751,7 @@ static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, _
 static __always_inline void on_socket_syscall(struct task_struct *task, struct inflight *in, long ret)
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    struct socket *sock = file_socket(fd_file(task, in->args[0]));
+    struct socket *sock = file_socket(fd_file(in->args[0]));
     struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
     __u32 sock_id = sock_identity(sk);
     struct user_msghdr msg = {};
@@ -997,7 +1007,7 @@ int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *
         struct task_struct *task = bpf_get_current_task_btf();
         struct inflight in = { .nr = GH_URING_NR_BASE + opcode };
         in.args[2] = 0;
-        on_open_file(task, &in, fd_file(task, res), res, BPF_CORE_READ((struct io_open *)&req->cmd, how.flags));
+        on_open_file(task, &in, fd_file(res), res, BPF_CORE_READ((struct io_open *)&req->cmd, how.flags));
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 mod aggregate;
 pub mod event;
 mod net;
+mod relocated;
 
 use aggregate::Aggregator;
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, RingBuf};
@@ -210,8 +211,9 @@ impl Sensor {
         if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
             return Err(SensorError::NoBtf);
         }
-        let btf = Btf::from_sys_fs()
-            .map_err(|e| SensorError::Load(format!("reading kernel BTF: {e}")))?;
+        // The kernel's BTF names the tracepoints the programs attach to. aya's loader parses a
+        // copy of its own when it is created; parse ours alongside it.
+        let btf_parse = std::thread::spawn(Btf::from_sys_fs);
         let object: std::borrow::Cow<'_, [u8]> = match &options.bpf_dir {
             Some(dir) => {
                 let path = dir.join(OBJECT_NAME);
@@ -225,25 +227,39 @@ impl Sensor {
         let argv_capture = ArgvCapture::new(options.argv.name(), capture, note);
         let cpus =
             aya::util::nr_cpus().map_err(|(what, e)| SensorError::Load(format!("{what}: {e}")))?;
-        let capture_flag: u32 = capture.into();
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            // The in-flight syscall arguments live in task storage, which aya has no type for;
-            // only the kernel side uses that map.
-            .allow_unsupported_maps()
-            .map_max_entries("scratch", cpus as u32)
-            .override_global("cfg_capture_argv", &capture_flag, true)
-            .load(&object)
-            .map_err(|e| {
-                let detail = error_chain(&e);
-                if detail.contains("Operation not permitted")
-                    || detail.contains("Permission denied")
-                {
-                    SensorError::NotPermitted(detail)
-                } else {
-                    SensorError::Load(detail)
+        let load = |bytes: &[u8]| load_object(bytes, cpus as u32, capture.into());
+
+        // An object relocated for this boot by an earlier run loads without relocating again.
+        let cache = std::path::Path::new(relocated::CACHE_DIR);
+        let key = relocated::cache_key(&object);
+        let cached = key.as_deref().and_then(|key| relocated::load(cache, key));
+        let from_cache = match cached.map(|bytes| load(&bytes)) {
+            Some(Ok(ebpf)) => Some(ebpf),
+            Some(Err(_)) => {
+                // Whatever is wrong with the cached copy, a fresh relocation replaces it.
+                if let Some(key) = &key {
+                    relocated::forget(cache, key);
                 }
-            })?;
+                None
+            }
+            None => None,
+        };
+        let btf = btf_parse
+            .join()
+            .map_err(|_| SensorError::Load("the BTF parser thread panicked".into()))?
+            .map_err(|e| SensorError::Load(format!("reading kernel BTF: {e}")))?;
+        let cache_used = from_cache.is_some();
+        let mut ebpf = match from_cache {
+            Some(ebpf) => ebpf,
+            None => {
+                let bytes = relocated::relocate(&object, &btf).map_err(SensorError::Load)?;
+                let ebpf = load(&bytes)?;
+                if let Some(key) = &key {
+                    relocated::store(cache, key, &bytes);
+                }
+                ebpf
+            }
+        };
 
         // Verification is most of the start-up time and each program is verified on its own:
         // load them side by side, one thread each.
@@ -273,6 +289,13 @@ impl Sensor {
                 HookStatus::new(format!("tp_btf/{tracepoint}"), result.is_ok(), result.err())
             })
             .collect();
+        if cache_used && hooks.iter().any(|h| !h.attached) {
+            // Not the cache's doing as far as anyone can tell, but the next run should not
+            // have to wonder: it relocates afresh.
+            if let Some(key) = &key {
+                relocated::forget(cache, key);
+            }
+        }
         if hooks.iter().all(|h| !h.attached) {
             let first = hooks
                 .first()
@@ -443,6 +466,27 @@ impl Sensor {
         };
         read().unwrap_or_else(|| vec![0; STAT_COUNT as usize])
     }
+}
+
+/// Creates the maps of an already relocated object (nothing is left for aya to relocate, so
+/// it is given no kernel BTF).
+fn load_object(bytes: &[u8], cpus: u32, capture_argv: u32) -> Result<Ebpf, SensorError> {
+    EbpfLoader::new()
+        .btf(None)
+        // The in-flight syscall arguments live in task storage, which aya has no type for; only
+        // the kernel side uses that map.
+        .allow_unsupported_maps()
+        .map_max_entries("scratch", cpus)
+        .override_global("cfg_capture_argv", &capture_argv, true)
+        .load(bytes)
+        .map_err(|e| {
+            let detail = error_chain(&e);
+            if detail.contains("Operation not permitted") || detail.contains("Permission denied") {
+                SensorError::NotPermitted(detail)
+            } else {
+                SensorError::Load(detail)
+            }
+        })
 }
 
 /// Sums a per-CPU array of counters and names the non-zero slots.

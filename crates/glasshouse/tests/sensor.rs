@@ -700,3 +700,41 @@ fn shebang_script_runs_its_interpreter() {
     );
     assert_eq!(root.exit_code, Some(3));
 }
+
+/// The sensor keeps its object, relocated for the running kernel, in /run/glasshouse between
+/// runs. A damaged copy there must not change what is recorded: the run relocates afresh,
+/// records exactly what the tester did, and leaves a good copy behind.
+#[test]
+fn a_damaged_relocation_cache_is_replaced() {
+    let cache = Path::new("/run/glasshouse");
+    let entries = || -> Vec<PathBuf> {
+        fs::read_dir(cache)
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with("core-"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Make sure there is an entry, then damage every one.
+    Sandbox::new(&SUITE).run_ok(&[os("true")]);
+    let damaged = entries();
+    assert!(
+        !damaged.is_empty(),
+        "a traced run leaves its relocated object in {cache:?}"
+    );
+    for entry in &damaged {
+        fs::write(entry, b"not an ELF object").expect("damage the cached object");
+    }
+    assert_tester_reads_exactly("relpath", &["sub/a", "sub/b"]);
+    let after = entries();
+    assert!(!after.is_empty());
+    for entry in after {
+        let bytes = fs::read(&entry).expect("read cached object");
+        assert!(bytes.starts_with(b"\x7fELF"), "{entry:?} was not replaced");
+    }
+}

@@ -297,11 +297,15 @@ __noinline int gh_walk(struct walk *w)
     return 0;
 }
 
-/* Appends the absolute path of (dentry, vfsmnt) to the event's data as string `idx`. */
-static __always_inline __u32 append_path(struct scratch *s, __u32 off, struct dentry *dentry,
-                                         struct vfsmount *vfsmnt, int idx)
+/* Appends the absolute path of (dentry, vfsmnt) to the event being built in this CPU's scratch
+ * as string `idx`, and returns the new end of the data. A global function, verified once rather
+ * than at each of its many call sites. */
+__noinline __u32 gh_append_path(__u32 off, __u64 dentry_addr, __u64 vfsmnt_addr, __u32 idx)
 {
-    if (!dentry || !vfsmnt)
+    struct dentry *dentry = (struct dentry *)dentry_addr;
+    struct vfsmount *vfsmnt = (struct vfsmount *)vfsmnt_addr;
+    struct scratch *s = get_scratch();
+    if (!s || !dentry || !vfsmnt)
         return off;
     struct walk w = {
         .dentry = dentry,
@@ -329,6 +333,12 @@ static __always_inline __u32 append_path(struct scratch *s, __u32 off, struct de
     bpf_probe_read_kernel(&s->data[off & DATA_MASK], len, &s->path[w.pos & PATH_MASK]);
     s->h.len[idx & 3] = len;
     return off + len;
+}
+
+static __always_inline __u32 append_path(struct scratch *s, __u32 off, struct dentry *dentry,
+                                         struct vfsmount *vfsmnt, int idx)
+{
+    return gh_append_path(off, (__u64)dentry, (__u64)vfsmnt, idx);
 }
 
 static __always_inline __u32 append_user_str(struct scratch *s, __u32 off, const char *ptr, int idx)
@@ -699,12 +709,18 @@ static __always_inline long tcp_outcome(const struct sock *sk, int state)
 }
 
 /* Reports one destination named by a socket call (connect, or a send with an address), once
- * per process, call, outcome and destination. */
-static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, __u32 sock_id,
-                                               struct sock *sk, const void *uaddr, __u32 addr_len)
+ * per process, call, outcome and destination. A global function (verified once, not at each of
+ * its call sites); `call` packs the syscall number (high half) and the socket's identity. */
+__noinline int gh_report_destination(__u64 call, long ret, __u64 sk_addr, __u64 uaddr_addr,
+                                     __u32 addr_len)
 {
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u32 nr = call >> 32;
+    __u32 sock_id = (__u32)call;
+    struct sock *sk = (struct sock *)sk_addr;
+    const void *uaddr = (const void *)uaddr_addr;
     if (!uaddr || addr_len == 0)
-        return; /* a send on a connected socket: its destination was reported at connect */
+        return 0; /* a send on a connected socket: its destination was reported at connect */
     struct net_key key = {
         .tgid = tgid,
         .nr = nr,
@@ -728,10 +744,10 @@ static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, _
         /* Otherwise gh_tcp_state reports the outcome (it may already have). */
     }
     if (!in_progress && bpf_map_lookup_elem(&net_seen, &key))
-        return;
+        return 0;
     struct scratch *s = get_scratch();
     if (!s)
-        return;
+        return 0;
     start_event(s, GH_EV_NET, nr, ret);
     s->h.sock = key.sock;
     if (in_progress)
@@ -743,6 +759,13 @@ static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, _
         __u8 one = 1;
         bpf_map_update_elem(&net_seen, &key, &one, BPF_ANY);
     }
+    return 0;
+}
+
+static __always_inline void report_destination(__u32 nr, long ret, __u32 sock_id, struct sock *sk,
+                                               const void *uaddr, __u32 addr_len)
+{
+    gh_report_destination((__u64)nr << 32 | sock_id, ret, (__u64)sk, (__u64)uaddr, addr_len);
 }
 
 #define MMSG_INSPECTED 8
@@ -750,21 +773,20 @@ static __always_inline void report_destination(__u32 tgid, __u32 nr, long ret, _
 
 static __always_inline void on_socket_syscall(struct task_struct *task, struct inflight *in, long ret)
 {
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     struct socket *sock = file_socket(fd_file(in->args[0]));
     struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
     __u32 sock_id = sock_identity(sk);
     struct user_msghdr msg = {};
     switch (in->nr) {
     case 42: /* connect(fd, addr, len) */
-        report_destination(tgid, 42, ret, sock_id, sk, (const void *)in->args[1], in->args[2]);
+        report_destination(42, ret, sock_id, sk, (const void *)in->args[1], in->args[2]);
         break;
     case 44: /* sendto(fd, buf, len, flags, addr, addr_len) */
-        report_destination(tgid, 44, ret, sock_id, sk, (const void *)in->args[4], in->args[5]);
+        report_destination(44, ret, sock_id, sk, (const void *)in->args[4], in->args[5]);
         break;
     case 46: /* sendmsg(fd, msg, flags) */
         if (!bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]))
-            report_destination(tgid, 46, ret, sock_id, sk, msg.msg_name, msg.msg_namelen);
+            report_destination(46, ret, sock_id, sk, msg.msg_name, msg.msg_namelen);
         break;
     case 307: { /* sendmmsg(fd, msgs, vlen, flags): every message may name its own destination */
         __u32 vlen = in->args[2];
@@ -773,7 +795,7 @@ static __always_inline void on_socket_syscall(struct task_struct *task, struct i
                 break; /* messages past the count returned were not sent */
             if (bpf_probe_read_user(&msg, sizeof(msg), (char *)in->args[1] + i * MMSGHDR_SIZE))
                 break;
-            report_destination(tgid, 307, ret < 0 ? ret : 0, sock_id, sk, msg.msg_name,
+            report_destination(307, ret < 0 ? ret : 0, sock_id, sk, msg.msg_name,
                                msg.msg_namelen);
         }
         __u32 sent = ret >= 0 ? ret : vlen;

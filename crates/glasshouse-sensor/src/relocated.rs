@@ -125,14 +125,24 @@ pub(crate) fn load(dir: &Path, key: &str) -> Option<Vec<u8>> {
     std::fs::read(usable_dir(dir)?.join(key)).ok()
 }
 
-/// Keeps `bytes` as `key`, atomically; a failure only means the next run relocates again.
+/// Keeps `bytes` as `key`, atomically, in place of any other object kept there (one is enough:
+/// they are only ever stale copies). A failure only means the next run relocates again.
 pub(crate) fn store(dir: &Path, key: &str, bytes: &[u8]) {
     let Some(dir) = usable_dir(dir) else { return };
     let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
         return;
     };
-    if std::io::Write::write_all(&mut file, bytes).is_ok() {
-        let _ = file.persist(dir.join(key));
+    if std::io::Write::write_all(&mut file, bytes).is_err() || file.persist(dir.join(key)).is_err()
+    {
+        return;
+    }
+    let stale = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    for entry in stale {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("core-") && name.ends_with(".o") && name != key {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -179,16 +189,22 @@ mod tests {
     fn cache_round_trip_and_refusal_of_a_shared_directory() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = dir.path().join("cache");
-        assert_eq!(load(&cache, "k.o"), None);
-        store(&cache, "k.o", b"relocated");
-        assert_eq!(load(&cache, "k.o").as_deref(), Some(&b"relocated"[..]));
+        assert_eq!(load(&cache, "core-1.o"), None);
+        store(&cache, "core-1.o", b"first");
+        store(&cache, "core-2.o", b"relocated");
+        assert_eq!(
+            load(&cache, "core-1.o"),
+            None,
+            "a newer object replaces the older"
+        );
+        assert_eq!(load(&cache, "core-2.o").as_deref(), Some(&b"relocated"[..]));
         let mode = std::fs::metadata(&cache)
             .expect("meta")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o700);
-        forget(&cache, "k.o");
-        assert_eq!(load(&cache, "k.o"), None);
+        forget(&cache, "core-2.o");
+        assert_eq!(load(&cache, "core-2.o"), None);
 
         let shared = dir.path().join("shared");
         std::fs::create_dir(&shared).expect("mkdir");

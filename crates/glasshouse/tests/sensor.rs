@@ -720,7 +720,7 @@ fn a_damaged_relocation_cache_is_replaced() {
             })
             .unwrap_or_default()
     };
-    // Make sure there is an entry, then damage every one.
+    // Let this glasshouse leave its entry, then damage it.
     Sandbox::new(&SUITE).run_ok(&[os("true")]);
     let damaged = entries();
     assert!(
@@ -731,8 +731,12 @@ fn a_damaged_relocation_cache_is_replaced() {
         fs::write(entry, b"not an ELF object").expect("damage the cached object");
     }
     assert_tester_reads_exactly("relpath", &["sub/a", "sub/b"]);
+    // The damaged entry was replaced (and any stale one of another build removed).
     let after = entries();
-    assert!(!after.is_empty());
+    assert!(
+        !after.is_empty(),
+        "the run stored its relocated object again"
+    );
     for entry in after {
         let bytes = fs::read(&entry).expect("read cached object");
         assert!(bytes.starts_with(b"\x7fELF"), "{entry:?} was not replaced");

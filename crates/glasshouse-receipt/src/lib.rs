@@ -113,8 +113,12 @@ impl Receipt {
     /// Writes the receipt atomically: a temporary file in the same directory, mode 0600, synced,
     /// then renamed over `path`. On any error nothing is left at `path` that was not there before.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ReceiptError> {
-        let json = self.to_json()?;
-        write_atomic(path, json.as_bytes())
+        // Serialized straight into the file: a receipt of millions of entries is not also held
+        // as one string in memory.
+        write_atomic_with(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
+        })
     }
 }
 
@@ -184,18 +188,30 @@ pub fn check_writable(path: &Path) -> Result<(), ReceiptError> {
 
 /// Writes bytes atomically (temp file in the same directory, mode 0600, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReceiptError> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// Writes whatever `fill` writes, atomically: into a temporary file in the same directory (mode
+/// 0600), buffered, synced, then renamed over `path`. On any error `path` is untouched.
+fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), ReceiptError> {
     let io = |cause| ReceiptError::Io {
         action: "cannot write receipt to",
         path: path.to_owned(),
         cause,
     };
     // tempfile creates the file with mode 0600 already; the receipt keeps it.
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".receipt-")
         .suffix(".tmp")
         .tempfile_in(parent_dir(path))
         .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
+    fill(&mut out).map_err(io)?;
+    out.flush().map_err(io)?;
+    drop(out);
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())

@@ -317,25 +317,29 @@ impl Aggregator {
         out
     }
 
-    /// Sorted sets of read, written and deleted paths.
-    pub fn files(&self) -> [Vec<OsText>; 3] {
-        [&self.reads, &self.writes, &self.deletes]
-            .map(|set| set.iter().map(|p| OsText::from_bytes(p.clone())).collect())
+    /// Sorted sets of read, written and deleted paths, moved out (a flood of distinct files
+    /// must not be held twice).
+    pub fn take_files(&mut self) -> [Vec<OsText>; 3] {
+        [&mut self.reads, &mut self.writes, &mut self.deletes].map(|set| {
+            std::mem::take(set)
+                .into_iter()
+                .map(OsText::from_bytes)
+                .collect()
+        })
     }
 
-    /// Failed operations, sorted by (syscall, target, errno).
-    pub fn failed(&self) -> Vec<FailedOperation> {
-        let mut out: Vec<FailedOperation> = self
-            .failed
-            .iter()
+    /// Failed operations, sorted by (syscall, target, errno), moved out.
+    pub fn take_failed(&mut self) -> Vec<FailedOperation> {
+        let mut out: Vec<FailedOperation> = std::mem::take(&mut self.failed)
+            .into_iter()
             .map(|((nr, target, errno), count)| {
                 let mut f = FailedOperation::new(
-                    &crate::syscall_name(*nr),
-                    (!target.is_empty()).then(|| OsText::from_bytes(target.clone())),
-                    *errno,
-                    &crate::errno_name(*errno),
+                    &crate::syscall_name(nr),
+                    (!target.is_empty()).then(|| OsText::from_bytes(target)),
+                    errno,
+                    &crate::errno_name(errno),
                 );
-                f.count = *count;
+                f.count = count;
                 f
             })
             .collect();

@@ -364,7 +364,7 @@ impl Sensor {
         // the final drain.
         drop(self.ebpf.take());
         self.stop.raise();
-        let agg = self
+        let mut agg = self
             .drain
             .take()
             .and_then(|h| h.join().ok())
@@ -379,11 +379,11 @@ impl Sensor {
             }
             obs.process_tree.push(node);
         }
-        let [reads, writes, deletes] = agg.files();
+        let [reads, writes, deletes] = agg.take_files();
         obs.filesystem.reads = reads;
         obs.filesystem.writes = writes;
         obs.filesystem.deletes = deletes;
-        obs.filesystem.failed = agg.failed();
+        obs.filesystem.failed = agg.take_failed();
         obs.network.attempts = agg.attempts();
         obs.syscalls.denied = obs
             .filesystem

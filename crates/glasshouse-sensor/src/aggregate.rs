@@ -47,10 +47,11 @@ pub struct Aggregator {
     root_ppid: u32,
     live: HashMap<u32, Proc>,
     finished: Vec<Proc>,
-    reads: BTreeSet<Vec<u8>>,
-    writes: BTreeSet<Vec<u8>>,
-    deletes: BTreeSet<Vec<u8>>,
-    failed: BTreeMap<(u32, Vec<u8>, i32), u64>,
+    reads: Listed<Vec<u8>, ()>,
+    writes: Listed<Vec<u8>, ()>,
+    deletes: Listed<Vec<u8>, ()>,
+    /// (syscall, target, errno) -> how many times.
+    failed: Listed<(u32, Vec<u8>, i32), u64>,
     truncated: BTreeSet<Truncation>,
     /// (dst, protocol, result, errno) -> the processes that made the attempt.
     attempts: BTreeMap<AttemptKey, BTreeSet<u32>>,
@@ -64,6 +65,62 @@ pub struct Aggregator {
     pub malformed: u64,
     /// Events folded in.
     pub events: u64,
+}
+
+/// How many distinct entries one list of the receipt holds at most. A flood of distinct files or
+/// failures beyond this is counted, not listed: glasshouse must finish and write a receipt
+/// (that says it is incomplete) rather than grow until the machine runs out of memory.
+pub const MAX_LISTED: usize = 2_000_000;
+
+/// The distinct entries of one receipt list, with what each carries (a count for failures),
+/// and the number of events whose new entry did not fit under [`MAX_LISTED`].
+#[derive(Debug)]
+struct Listed<K, V> {
+    entries: BTreeMap<K, V>,
+    omitted: u64,
+    /// [`MAX_LISTED`], smaller in tests.
+    limit: usize,
+}
+
+impl<K, V> Default for Listed<K, V> {
+    fn default() -> Self {
+        Self {
+            entries: BTreeMap::new(),
+            omitted: 0,
+            limit: MAX_LISTED,
+        }
+    }
+}
+
+impl<K: Ord, V: Default> Listed<K, V> {
+    /// The entry for `key`, or `None` (and one more omitted) when it is new and the list full.
+    fn entry(&mut self, key: K) -> Option<&mut V> {
+        if self.entries.len() >= self.limit && !self.entries.contains_key(&key) {
+            self.omitted += 1;
+            return None;
+        }
+        Some(self.entries.entry(key).or_default())
+    }
+}
+
+impl<K: Ord> Listed<K, ()> {
+    fn add(&mut self, key: K) {
+        self.entry(key);
+    }
+
+    fn add_some(&mut self, key: Option<K>) {
+        if let Some(key) = key {
+            self.add(key);
+        }
+    }
+}
+
+impl<K: Ord> Listed<K, u64> {
+    fn count(&mut self, key: K) {
+        if let Some(n) = self.entry(key) {
+            *n += 1;
+        }
+    }
 }
 
 impl Aggregator {
@@ -98,10 +155,10 @@ impl Aggregator {
             event::EV_OPEN => {
                 let path = self.path(e, 0);
                 if e.extra & event::ACC_READ != 0 {
-                    self.reads.insert(path.clone());
+                    self.reads.add(path.clone());
                 }
                 if e.extra & event::ACC_WRITE != 0 {
-                    self.writes.insert(path);
+                    self.writes.add(path);
                 }
             }
             event::EV_PATHOP => {
@@ -193,24 +250,24 @@ impl Aggregator {
     fn path_result(&mut self, nr: u32, ret: i64, a: Option<Vec<u8>>, b: Option<Vec<u8>>) {
         if ret < 0 {
             let target = a.or(b).map(|p| normalize(&p)).unwrap_or_default();
-            *self.failed.entry((nr, target, (-ret) as i32)).or_insert(0) += 1;
+            self.failed.count((nr, target, (-ret) as i32));
             return;
         }
         let (a, b) = (a.map(|p| resolve(&p)), b.map(|p| resolve(&p)));
         match crate::uring_as_syscall(nr) {
             // unlink rmdir unlinkat
-            87 | 84 | 263 => self.deletes.extend(a),
+            87 | 84 | 263 => self.deletes.add_some(a),
             // rename renameat renameat2: the source disappears, the target is written
             82 | 264 | 316 => {
-                self.deletes.extend(a);
-                self.writes.extend(b);
+                self.deletes.add_some(a);
+                self.writes.add_some(b);
             }
             // link linkat symlink symlinkat: a new name is written
-            86 | 265 | 88 | 266 => self.writes.extend(b),
+            86 | 265 | 88 | 266 => self.writes.add_some(b),
             // truncate mkdir mkdirat mknod mknodat: created or changed; chmod, chown, utimes
             // and xattr calls by path: the file's metadata changed
             76 | 83 | 258 | 133 | 259 | 90 | 268 | 452 | 92 | 94 | 260 | 132 | 235 | 261 | 280
-            | 188 | 189 | 197 | 198 => self.writes.extend(a),
+            | 188 | 189 | 197 | 198 => self.writes.add_some(a),
             _ => {}
         }
     }
@@ -238,7 +295,7 @@ impl Aggregator {
         let is_connect = e.aux == 42;
         let (result, errno) = net::result_word(is_connect, e.ret);
         if let Some(errno) = errno {
-            *self.failed.entry((e.aux, dst.clone(), errno)).or_insert(0) += 1;
+            self.failed.count((e.aux, dst.clone(), errno));
         }
         self.attempt(e.tgid, (dst, protocol, result, errno));
     }
@@ -246,7 +303,7 @@ impl Aggregator {
     fn tcp_outcome(&mut self, tgid: u32, dst: Vec<u8>, protocol: String, ret: i64) {
         let (result, errno) = net::result_word(true, ret);
         if let Some(errno) = errno {
-            *self.failed.entry((42, dst.clone(), errno)).or_insert(0) += 1;
+            self.failed.count((42, dst.clone(), errno));
         }
         self.attempt(tgid, (dst, protocol, result, errno));
     }
@@ -262,7 +319,7 @@ impl Aggregator {
                 let protocol = net::protocol_name(e.sock, &submit.sockaddr);
                 let (result, errno) = net::result_word(e.aux == 16, e.ret);
                 if let Some(errno) = errno {
-                    *self.failed.entry((nr, dst.clone(), errno)).or_insert(0) += 1;
+                    self.failed.count((nr, dst.clone(), errno));
                 }
                 self.attempt(e.tgid, (dst, protocol, result, errno));
             }
@@ -321,8 +378,8 @@ impl Aggregator {
     /// must not be held twice).
     pub fn take_files(&mut self) -> [Vec<OsText>; 3] {
         [&mut self.reads, &mut self.writes, &mut self.deletes].map(|set| {
-            std::mem::take(set)
-                .into_iter()
+            std::mem::take(&mut set.entries)
+                .into_keys()
                 .map(OsText::from_bytes)
                 .collect()
         })
@@ -330,7 +387,7 @@ impl Aggregator {
 
     /// Failed operations, sorted by (syscall, target, errno), moved out.
     pub fn take_failed(&mut self) -> Vec<FailedOperation> {
-        let mut out: Vec<FailedOperation> = std::mem::take(&mut self.failed)
+        let mut out: Vec<FailedOperation> = std::mem::take(&mut self.failed.entries)
             .into_iter()
             .map(|((nr, target, errno), count)| {
                 let mut f = FailedOperation::new(
@@ -345,6 +402,19 @@ impl Aggregator {
             .collect();
         out.sort();
         out
+    }
+
+    /// Events per list whose distinct entry was not listed because the list was full.
+    pub fn omitted(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("filesystem.reads", self.reads.omitted),
+            ("filesystem.writes", self.writes.omitted),
+            ("filesystem.deletes", self.deletes.omitted),
+            ("filesystem.failed", self.failed.omitted),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
     }
 
     /// Network attempts, sorted; TCP connects still in progress count as `attempted`.
@@ -497,5 +567,36 @@ mod tests {
         );
         assert_eq!(resolve(b"/no/such/dir/../x"), b"/no/such/x");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_list_counts_what_it_cannot_hold() {
+        let mut agg = Aggregator::new(1);
+        agg.failed.limit = 2;
+        agg.deletes.limit = 1;
+        for path in ["/x/a", "/x/b", "/x/a", "/x/c", "/x/d"] {
+            agg.path_result(2, -2, Some(path.into()), None); // open, ENOENT
+        }
+        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None); // unlink
+        agg.path_result(87, 0, Some(b"/nonexistent-gh/two".to_vec()), None);
+        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None);
+        assert_eq!(
+            agg.omitted(),
+            vec![("filesystem.deletes", 1), ("filesystem.failed", 2)]
+        );
+        let failed = agg.take_failed();
+        let listed: Vec<(String, u64)> = failed
+            .iter()
+            .map(|f| {
+                (
+                    f.target.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                    f.count,
+                )
+            })
+            .collect();
+        // The first distinct entries stay, and keep counting.
+        assert_eq!(listed, vec![("/x/a".to_owned(), 2), ("/x/b".to_owned(), 1)]);
+        let [_, _, deletes] = agg.take_files();
+        assert_eq!(deletes, vec![OsText::from("/nonexistent-gh/one")]);
     }
 }

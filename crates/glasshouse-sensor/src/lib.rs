@@ -434,6 +434,13 @@ impl Sensor {
                 "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, connect and sendmsg operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
             );
         }
+        let omitted = agg.omitted();
+        for (list, n) in &omitted {
+            coverage.notes.push(format!(
+                "{list} holds its first {} distinct entries; {n} events with further distinct entries were not listed",
+                aggregate::MAX_LISTED
+            ));
+        }
         if agg.malformed > 0 {
             coverage.notes.push(format!(
                 "{} events could not be decoded (the BPF object does not match this glasshouse)",
@@ -450,6 +457,7 @@ impl Sensor {
             && coverage.events_lost == 0
             && coverage.truncated.is_empty()
             && agg.malformed == 0
+            && omitted.is_empty()
             && stats[STAT_TRACK_FULL] == 0
             && stats[STAT_URING_PENDING_FULL] == 0
             && stats[STAT_MMSG_UNINSPECTED] == 0;

@@ -355,26 +355,31 @@ static __always_inline __u32 append_user_str(struct scratch *s, __u32 off, const
     return off + n;
 }
 
-/* The open file behind descriptor fd of the current process, as an address (0 when there is
- * none). A global function: the verifier checks it once instead of at every inlined call site,
- * and its check of a load from a trusted task pointer is slow (it searches the kernel's BTF by
- * name, several times per load). */
-__noinline __u64 gh_fd_file(long fd)
+/* The open file behind descriptor fd of `task`, or NULL. Plain (fault-safe) loads through BTF
+ * pointers, not helper calls. The verifier's check of the load through the trusted task pointer
+ * is slow (it searches the kernel's BTF by name, several times per load and per path through
+ * it), so only the per-open hot path inlines this; every other caller goes through the global
+ * gh_fd_file, verified once. */
+static __always_inline struct file *task_fd_file(struct task_struct *task, long fd)
 {
     if (fd < 0)
-        return 0;
-    struct task_struct *task = bpf_get_current_task_btf();
-    /* Plain (fault-safe) loads through BTF pointers, not helper calls: this runs per open. */
+        return NULL;
     struct files_struct *files = task->files;
     if (!files)
-        return 0;
+        return NULL;
     struct fdtable *fdt = files->fdt;
     if (!fdt || (unsigned long)fd >= fdt->max_fds)
-        return 0;
+        return NULL;
     struct file **arr = fdt->fd;
     struct file *f = NULL;
     bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-    return (__u64)f;
+    return f;
+}
+
+/* The current process's file behind fd, as an address (0 when there is none). */
+__noinline __u64 gh_fd_file(long fd)
+{
+    return (__u64)task_fd_file(bpf_get_current_task_btf(), fd);
 }
 
 static __always_inline struct file *fd_file(long fd)
@@ -613,7 +618,7 @@ static __always_inline void on_open(struct task_struct *task, struct inflight *i
         oflags = f;
     }
     }
-    on_open_file(task, in, fd_file(ret), ret, oflags);
+    on_open_file(task, in, task_fd_file(task, ret), ret, oflags);
 }
 
 /* A path syscall ended (or an open failed): report the raw paths with the directories they

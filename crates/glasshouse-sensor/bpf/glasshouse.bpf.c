@@ -80,8 +80,11 @@ struct {
     __type(value, struct scratch);
 } scratch SEC(".maps");
 
-/* The arguments of the syscall a thread of the tree is in, from sys_enter to sys_exit. Task
- * storage: no key to hash, nothing to delete, and it follows a thread through exec. */
+/* Every thread of the tree has an entry here, made when it is created (the command's first
+ * thread registers itself from user space): its presence is what the syscall hooks check, and
+ * it holds the arguments of the syscall the thread is in, from sys_enter to sys_exit. Task
+ * storage: for a thread outside the tree the check is one pointer test, no key to hash; nothing
+ * to delete; it follows a thread through exec. */
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
     __uint(map_flags, BPF_F_NO_PREALLOC);
@@ -413,13 +416,18 @@ int BPF_PROG(gh_fork, struct task_struct *parent, struct task_struct *child)
     if (!is_tracked(ptgid))
         return 0;
     __u32 ctgid = BPF_CORE_READ(child, tgid);
-    if (ctgid == ptgid)
-        return 0; /* a new thread: its tgid is already followed */
-    struct gh_process proc = { .ppid = ptgid };
-    if (bpf_map_update_elem(&tracked, &ctgid, &proc, BPF_ANY)) {
-        stat_inc(GH_STAT_TRACK_FULL);
-        return 0;
+    if (ctgid != ptgid) { /* a new process, not a new thread of a followed one */
+        struct gh_process proc = { .ppid = ptgid };
+        if (bpf_map_update_elem(&tracked, &ctgid, &proc, BPF_ANY)) {
+            stat_inc(GH_STAT_TRACK_FULL);
+            return 0;
+        }
     }
+    /* The child has not run yet: its syscalls are followed from its first one. */
+    if (!bpf_task_storage_get(&inflight, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+        stat_inc(GH_STAT_TRACK_FULL);
+    if (ctgid == ptgid)
+        return 0;
     struct scratch *s = get_scratch();
     if (!s)
         return 0;
@@ -517,10 +525,9 @@ static __always_inline int is_interesting(long nr)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u32 tgid = pid_tgid >> 32;
-    if (!is_tracked(tgid))
-        return 0;
+    struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+    if (!in)
+        return 0; /* not a thread of the tree */
     __u32 nr = (__u32)id;
     if (nr < GH_MAX_SYSCALLS) {
         __u64 *count = bpf_map_lookup_elem(&syscall_counts, &nr);
@@ -529,12 +536,6 @@ int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
     }
     if (!is_interesting(id))
         return 0;
-    struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-                                               BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (!in) {
-        stat_inc(GH_STAT_LOST_BASE + GH_HOOK_SYS_ENTER);
-        return 0;
-    }
     /* regs is a trusted pointer here: plain loads, no helper calls. */
     in->args[0] = regs->di;
     in->args[1] = regs->si;

@@ -54,7 +54,7 @@
 
 /* Counters in the `stats` array besides losses. */
 #define GH_STAT_LOST_BASE 0           /* [0, GH_HOOK_COUNT): events lost per hook */
-#define GH_STAT_TRACK_FULL 8          /* a new process could not be tracked (map full) */
+#define GH_STAT_TRACK_FULL 8          /* a new process or thread could not be tracked */
 #define GH_STAT_BYTES_SENT 9          /* bytes sent on inet sockets */
 #define GH_STAT_BYTES_RECEIVED 10     /* bytes received on inet sockets */
 #define GH_STAT_URING_PENDING_FULL 11 /* an io_uring request could not be followed (map full) */

@@ -188,6 +188,10 @@ pub struct Sensor {
     uring_ops: Map,
     stats: Map,
     tracked_fd: RawFd,
+    /// Task storage with an entry per thread of the tree (`inflight` in the object), held so
+    /// that `threads_fd` stays open for the tracking hook.
+    _threads: Map,
+    threads_fd: RawFd,
     root_ppid: u32,
     hooks: Vec<HookStatus>,
     argv_capture: ArgvCapture,
@@ -309,6 +313,13 @@ impl Sensor {
             Map::HashMap(data) => data.fd().as_fd().as_raw_fd(),
             _ => return Err(missing("tracked (a hash map)")),
         };
+        let threads = ebpf
+            .take_map("inflight")
+            .ok_or_else(|| missing("inflight"))?;
+        let threads_fd = match &threads {
+            Map::Unsupported(data) => data.fd().as_fd().as_raw_fd(),
+            _ => return Err(missing("inflight (task storage)")),
+        };
         let syscall_counts = ebpf
             .take_map("syscall_counts")
             .ok_or_else(|| missing("syscall_counts"))?;
@@ -333,6 +344,8 @@ impl Sensor {
             uring_ops,
             stats,
             tracked_fd,
+            _threads: threads,
+            threads_fd,
             root_ppid,
             hooks,
             argv_capture,
@@ -341,12 +354,12 @@ impl Sensor {
         })
     }
 
-    /// A hook for the child to run after fork and before exec: it adds the child's own pid to
-    /// the traced set, so the command is followed from its first instruction. Async-signal-safe
-    /// (two raw system calls).
+    /// A hook for the child to run after fork and before exec: it adds the child's own process
+    /// and thread to the traced set, so the command is followed from its first instruction.
+    /// Async-signal-safe (raw system calls only).
     pub fn tracking_hook(&self) -> Box<dyn FnMut() -> std::io::Result<()> + Send + Sync> {
-        let fd = self.tracked_fd;
-        Box::new(move || track_self(fd))
+        let (tracked, threads) = (self.tracked_fd, self.threads_fd);
+        Box::new(move || track_self(tracked, threads))
     }
 
     /// Processes of the tree that have not exited yet.
@@ -413,7 +426,7 @@ impl Sensor {
         coverage.linger_ms = linger_ms;
         if stats[STAT_TRACK_FULL] > 0 {
             coverage.notes.push(format!(
-                "{} processes could not be followed: the kernel's table of traced processes was full",
+                "{} processes or threads could not be followed: the kernel could not add them to this run's tables (full, or out of memory)",
                 stats[STAT_TRACK_FULL]
             ));
         }
@@ -596,7 +609,29 @@ fn drain(mut ring: RingBuf<MapData>, mut agg: Aggregator, stop: &StopSignal) -> 
 }
 
 /// Adds the calling process to the `tracked` map through the raw bpf(2) call.
-fn track_self(map_fd: RawFd) -> std::io::Result<()> {
+fn track_self(tracked_fd: RawFd, threads_fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: getpid/getppid have no preconditions and are async-signal-safe.
+    let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid() as u64) };
+    map_update(tracked_fd, &(pid as u32), &ppid)?;
+    // Task storage is keyed by a pidfd from user space. Before exec this process has one
+    // thread, which the pidfd names.
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let pidfd = pidfd as i32;
+    let result = map_update(threads_fd, &pidfd, &[0u8; INFLIGHT_SIZE]);
+    // SAFETY: pidfd is a descriptor this function opened and nothing else uses.
+    unsafe { libc::close(pidfd) };
+    result
+}
+
+/// Size of `struct inflight` in the object (six u64 arguments, the syscall number, a flag).
+const INFLIGHT_SIZE: usize = 56;
+
+/// One BPF_MAP_UPDATE_ELEM through the raw system call (async-signal-safe).
+fn map_update<K, V: ?Sized>(map_fd: RawFd, key: &K, value: &V) -> std::io::Result<()> {
     #[repr(C)]
     struct MapUpdateAttr {
         map_fd: u32,
@@ -606,18 +641,16 @@ fn track_self(map_fd: RawFd) -> std::io::Result<()> {
         flags: u64,
     }
     const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-    // SAFETY: getpid/getppid have no preconditions and are async-signal-safe.
-    let (pid, ppid) = unsafe { (libc::getpid() as u32, libc::getppid() as u64) };
     let attr = MapUpdateAttr {
         map_fd: map_fd as u32,
         pad: 0,
-        key: &pid as *const u32 as u64,
-        value: &ppid as *const u64 as u64,
+        key: key as *const K as u64,
+        value: value as *const V as *const u8 as u64,
         flags: 0,
     };
-    // SAFETY: bpf(BPF_MAP_UPDATE_ELEM) reads `attr` and the key/value it points to, all of which
-    // live on this stack frame for the duration of the call; the sizes match the map's
-    // (u32 key, 8-byte value).
+    // SAFETY: bpf(BPF_MAP_UPDATE_ELEM) reads `attr` and the key and value it points to, which
+    // the caller's references keep alive for the duration of the call; the callers pass the
+    // map's own key and value sizes.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_bpf,

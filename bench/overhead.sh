@@ -467,7 +467,14 @@ strace -f -T -e trace=bpf -o "$T/startup.strace" "$GH" run --profile host -q --r
 STARTUP_INFO=$(py '
 import re, sys
 loads, other, n_other = [], 0.0, 0
+pending = {}  # pid -> the call line strace split off as <unfinished ...> (parallel loads)
 for line in open(sys.argv[1]):
+    pid = line.split(None, 1)[0]
+    if "<unfinished ...>" in line and "bpf(" in line:
+        pending[pid] = line
+        continue
+    if "resumed>" in line and pid in pending:
+        line = pending.pop(pid) + line
     m = re.search(r"<([0-9.]+)>\s*$", line)
     if not m or "bpf(" not in line:
         continue

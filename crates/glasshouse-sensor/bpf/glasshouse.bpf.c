@@ -338,8 +338,9 @@ __noinline __u32 gh_append_path(__u32 off, __u64 dentry_addr, __u64 vfsmnt_addr,
     return off + len;
 }
 
-static __always_inline __u32 append_path(struct scratch *s, __u32 off, struct dentry *dentry,
-                                         struct vfsmount *vfsmnt, int idx)
+/* gh_append_path with typed arguments. The event is the one in this CPU's scratch. */
+static __always_inline __u32 append_path(__u32 off, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                         int idx)
 {
     return gh_append_path(off, (__u64)dentry, (__u64)vfsmnt, idx);
 }
@@ -404,7 +405,7 @@ static __always_inline __u32 append_base(struct scratch *s, __u32 off, struct ta
             return off;
         p = BPF_CORE_READ(f, f_path);
     }
-    return append_path(s, off, p.dentry, p.mnt, idx);
+    return append_path(off, p.dentry, p.mnt, idx);
 }
 
 /* ---- process tree ---------------------------------------------------------------------- */
@@ -435,7 +436,7 @@ int BPF_PROG(gh_fork, struct task_struct *parent, struct task_struct *child)
     s->h.tgid = ctgid;
     s->h.pid = BPF_CORE_READ(child, pid);
     struct path pwd = BPF_CORE_READ(child, fs, pwd);
-    __u32 off = append_path(s, 0, pwd.dentry, pwd.mnt, 0);
+    __u32 off = append_path(0, pwd.dentry, pwd.mnt, 0);
     emit(s, off, GH_HOOK_FORK);
     return 0;
 }
@@ -451,9 +452,9 @@ int BPF_PROG(gh_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
         return 0;
     start_event(s, GH_EV_EXEC, 0, 0);
     struct path exe = BPF_CORE_READ(bprm, file, f_path);
-    __u32 off = append_path(s, 0, exe.dentry, exe.mnt, 0);
+    __u32 off = append_path(0, exe.dentry, exe.mnt, 0);
     struct path pwd = BPF_CORE_READ(task, fs, pwd);
-    off = append_path(s, off, pwd.dentry, pwd.mnt, 1);
+    off = append_path(off, pwd.dentry, pwd.mnt, 1);
     if (cfg_capture_argv) {
         struct mm_struct *mm = BPF_CORE_READ(task, mm);
         unsigned long start = BPF_CORE_READ(mm, arg_start);
@@ -598,7 +599,7 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
         return;
     start_event(s, GH_EV_OPEN, in->nr, ret);
     s->h.extra = access;
-    __u32 off = append_path(s, 0, p.dentry, p.mnt, 0);
+    __u32 off = append_path(0, p.dentry, p.mnt, 0);
     if (!emit(s, off, GH_HOOK_SYS_EXIT)) {
         __u8 one = 1;
         bpf_map_update_elem(&seen, &key, &one, BPF_ANY);

@@ -494,8 +494,8 @@ impl Sensor {
 fn load_object(bytes: &[u8], cpus: u32, capture_argv: u32) -> Result<Ebpf, SensorError> {
     EbpfLoader::new()
         .btf(None)
-        // The in-flight syscall arguments live in task storage, which aya has no type for; only
-        // the kernel side uses that map.
+        // aya has no type for task storage (the per-thread map); glasshouse reaches it with raw
+        // bpf(2) calls.
         .allow_unsupported_maps()
         .map_max_entries("scratch", cpus)
         .override_global("cfg_capture_argv", &capture_argv, true)

@@ -341,6 +341,26 @@ fn exec_from_a_non_leader_thread() {
     assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt());
 }
 
+/// Files opened, created and deleted only by threads other than the group leader (one of them
+/// started by another thread) are recorded exactly, and the threads are not processes.
+#[test]
+fn files_of_non_leader_threads_are_recorded() {
+    let s = Sandbox::new(&SUITE);
+    let reads: Vec<PathBuf> = (0..4).map(|n| s.w(&format!("t{n}"))).collect();
+    for file in &reads {
+        touch(file);
+    }
+    touch(&s.w("gone"));
+    let run = s.run_ok(&[program("thread_files").as_os_str(), s.work.as_os_str()]);
+    run.assert_files(&s.work, &reads, &[s.w("nested")], &[s.w("gone")]);
+    assert_eq!(run.receipt.process_tree.len(), 1, "{}", run.excerpt());
+    assert!(
+        run.syscall_count("clone3") + run.syscall_count("clone") >= 5,
+        "five threads were started\n{}",
+        run.excerpt()
+    );
+}
+
 /// vfork + exec: the child is recorded with the tester as its parent.
 #[test]
 fn vfork_then_exec() {

@@ -27,6 +27,9 @@
 #   BENCH_RSS_RUNS [3]       repetitions of part 5
 #   BENCH_BPF_STATS [0]      1: add part 6 (turns kernel.bpf_stats_enabled on for it only)
 #   BENCH_FLOOR [auto]       0: skip the empty-program variant; it needs clang and libbpf-dev
+#   BENCH_PIN_CPU [0]        the CPU the loops of parts 1 and 2 run on (taskset), in every variant,
+#                            so that a VM whose vCPUs run at different speeds compares like with
+#                            like; `none`: leave them to the scheduler
 #   BENCH_WAIT_LOAD []       e.g. 0.7: after building, wait (up to BENCH_WAIT_MAX [1200] s) for
 #                            the 1-minute load average to drop below this
 #   GLASSHOUSE []            glasshouse binary to measure; unset: `cargo build --release -p
@@ -60,6 +63,7 @@ TRUE_RUNS=10
 BPF_STATS=${BENCH_BPF_STATS:-0}
 WAIT_LOAD=${BENCH_WAIT_LOAD:-}
 WAIT_MAX=${BENCH_WAIT_MAX:-1200}
+PIN_CPU=${BENCH_PIN_CPU:-0}
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH")
@@ -73,6 +77,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 [[ $(id -u) -eq 0 ]] || die "run as root: --profile host loads eBPF programs"
 for t in cc gcc tar git strace python3; do have "$t" || die "$t is required"; done
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is required (apt-get install -y time)"
+[[ $PIN_CPU == none ]] || have taskset || die "taskset is required to pin the loops (util-linux), or set BENCH_PIN_CPU=none"
 TRUE_BIN=$(type -P true)
 
 T=$(mktemp -d /tmp/gh-bench.XXXXXX)
@@ -186,7 +191,7 @@ if git -C "$REPO" rev-parse --short HEAD >/dev/null 2>&1; then
     echo "glasshouse: $GH_SRC, checkout $(git -C "$REPO" rev-parse --short HEAD) ($(git -C "$REPO" status --porcelain --untracked-files=no | wc -l) modified tracked files)"
 fi
 echo "dirs:    binaries and receipts in $T ($(stat -f -c %T "$T")), workload files in $W ($(stat -f -c %T "$W"))"
-echo "params:  N=$N RUNS=$RUNS LOOP_RUNS=$LOOP_RUNS STRACE_RUNS=$STRACE_RUNS FILES=$FILES FAIL_N=$FAIL_N RSS_RUNS=$RSS_RUNS"
+echo "params:  N=$N RUNS=$RUNS LOOP_RUNS=$LOOP_RUNS STRACE_RUNS=$STRACE_RUNS FILES=$FILES FAIL_N=$FAIL_N RSS_RUNS=$RSS_RUNS PIN_CPU=$PIN_CPU"
 # CPU accounting, to tell afterwards whether something else ran during the measurements.
 cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $9}' /proc/stat; } # busy, steal
 read -r BUSY0 STEAL0 < <(cpu_jiffies)
@@ -341,9 +346,11 @@ tdef() {
 echo "== 1. $N x open+close of one file"
 check_no_foreign_sensor "part 1"
 CHUNK=$T/chunk.txt # the loop's own report: ns per iteration of its fast and median chunks
-def oc_untraced "" "$OC" "$N" "$W/file" "$CHUNK"
-tdef oc_traced "" oc "$OC" "$N" "$W/file" "$CHUNK"
-def oc_strace "" strace -f -qq -o /dev/null "$OC" "$N" "$W/file" "$CHUNK"
+LOOP=("$OC") # the loop, pinned to one CPU in every variant unless BENCH_PIN_CPU=none
+[[ $PIN_CPU != none ]] && LOOP=(taskset -c "$PIN_CPU" "$OC")
+def oc_untraced "" "${LOOP[@]}" "$N" "$W/file" "$CHUNK"
+tdef oc_traced "" oc "${LOOP[@]}" "$N" "$W/file" "$CHUNK"
+def oc_strace "" strace -f -qq -o /dev/null "${LOOP[@]}" "$N" "$W/file" "$CHUNK"
 rounds "$LOOP_RUNS" oc_untraced oc_traced oc_strace
 chunks oc_untraced oc_traced oc_strace
 COV[oc]=$(cov "$T/r/oc.json")
@@ -351,9 +358,9 @@ COV[oc]=$(cov "$T/r/oc.json")
 # ---------------------------------------------------------------- 2. unrelated process
 echo "== 2. the same loop in a process outside a traced run"
 check_no_foreign_sensor "part 2"
-def bg_idle "" "$OC" "$N" "$W/file" "$CHUNK"
-def bg_active "" "$OC" "$N" "$W/file" "$CHUNK"
-def bg_floor "" "$OC" "$N" "$W/file" "$CHUNK"
+def bg_idle "" "${LOOP[@]}" "$N" "$W/file" "$CHUNK"
+def bg_active "" "${LOOP[@]}" "$N" "$W/file" "$CHUNK"
+def bg_floor "" "${LOOP[@]}" "$N" "$W/file" "$CHUNK"
 start_bg() {
     "$GH" run --profile host -q --receipt "$T/r/bg.json" -- sleep 86400 &
     BG_PID=$!

@@ -114,8 +114,7 @@ fn usable_dir(dir: &Path) -> Option<&Path> {
             .ok()?;
     }
     let meta = std::fs::symlink_metadata(dir).ok()?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     let private = meta.is_dir() && meta.uid() == me && meta.permissions().mode() & 0o022 == 0;
     private.then_some(dir)
 }

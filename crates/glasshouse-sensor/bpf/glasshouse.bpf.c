@@ -918,6 +918,9 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
     case IORING_OP_SYMLINKAT:
     case IORING_OP_CONNECT:
     case IORING_OP_SENDMSG:
+    case IORING_OP_SENDMSG_ZC:
+    case IORING_OP_SEND:
+    case IORING_OP_SEND_ZC:
         break;
     default:
         return 0;
@@ -987,7 +990,8 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         }
         break;
     }
-    case IORING_OP_SENDMSG: {
+    case IORING_OP_SENDMSG:
+    case IORING_OP_SENDMSG_ZC: {
         struct io_sr_msg *m = cmd;
         struct user_msghdr msg = {};
         if (bpf_probe_read_user(&msg, sizeof(msg), BPF_CORE_READ(m, umsg)) || !msg.msg_name)
@@ -995,6 +999,23 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         __u32 len = msg.msg_namelen > SOCKADDR_MAX ? SOCKADDR_MAX : msg.msg_namelen;
         len &= 127;
         if (!bpf_probe_read_user(&s->data[0], len, msg.msg_name)) {
+            s->h.len[0] = len;
+            off = len;
+        }
+        break;
+    }
+    case IORING_OP_SEND:
+    case IORING_OP_SEND_ZC: {
+        /* A destination given with the send (sendto style, sqe->addr2) was copied into the
+         * request's async data when the request was prepared, before this tracepoint. */
+        struct io_async_msghdr *io = BPF_CORE_READ(req, async_data);
+        void *name = io ? BPF_CORE_READ(io, msg.msg_name) : NULL;
+        if (!name)
+            return 0; /* no destination: a send on a connected socket */
+        __u32 len = BPF_CORE_READ(io, msg.msg_namelen);
+        len = len > SOCKADDR_MAX ? SOCKADDR_MAX : len;
+        len &= 127;
+        if (!bpf_probe_read_kernel(&s->data[0], len, name)) {
             s->h.len[0] = len;
             off = len;
         }

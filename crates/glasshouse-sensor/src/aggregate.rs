@@ -314,7 +314,7 @@ impl Aggregator {
         };
         let nr = event::URING_NR_BASE + e.aux;
         match crate::uring_op_name(e.aux) {
-            "connect" | "sendmsg" => {
+            "connect" | "sendmsg" | "sendmsg_zc" | "send" | "send_zc" => {
                 let dst = net::render_sockaddr(&submit.sockaddr);
                 let protocol = net::protocol_name(e.sock, &submit.sockaddr);
                 let (result, errno) = net::result_word(e.aux == 16, e.ret);

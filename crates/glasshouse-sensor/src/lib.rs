@@ -444,7 +444,7 @@ impl Sensor {
         }
         if !obs.syscalls.io_uring.is_empty() {
             coverage.notes.push(
-                "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, connect and sendmsg operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
+                "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, connect, sendmsg and send operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
             );
         }
         let omitted = agg.omitted();

@@ -54,7 +54,7 @@ static PROGRAMS: Testers = Testers::new(
     "programs_net",
     "net-programs",
     &["-O1", "-Wall", "-Wextra"],
-    &[("uring", &["-luring"])],
+    &[("uring", &["-luring"]), ("uring_send", &["-luring"])],
 );
 
 /// The path of compiled tester program `name` (`tests/programs_net/<name>.c`).
@@ -469,6 +469,27 @@ fn io_uring_openat_unlinkat_connect() {
         "{}",
         run.excerpt()
     );
+}
+
+/// IORING_OP_SEND with a destination (sendto style) to [::1]:A from an unconnected socket, and
+/// IORING_OP_SEND without one on a socket connect(2) pointed at 127.0.0.1:B: the first is an
+/// attempt {"[::1]:A", udp, sent}, the second adds nothing to the connect's own attempt, and both
+/// sends are counted in syscalls.io_uring.
+#[test]
+fn io_uring_send_with_a_destination_is_an_attempt() {
+    let s = Sandbox::new(&SUITE);
+    let run = s.run_ok(&[program("uring_send").as_os_str(), os("9"), os("9")]);
+    run.assert_attempts(json!([
+        attempt("127.0.0.1:9", "udp", "connected", None, 1),
+        attempt("[::1]:9", "udp", "sent", None, 1),
+    ]));
+    assert_eq!(
+        run.receipt.syscalls.io_uring.get("send"),
+        Some(&2),
+        "syscalls.io_uring\n{}",
+        run.excerpt()
+    );
+    assert_inet_bytes(&run, 10, 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -124,7 +124,9 @@ struct {
     __type(value, __u32);
 } tcp_pending SEC(".maps");
 
-/* io_uring requests of the tree that were reported at submission: request -> opcode. */
+/* io_uring requests of the tree that were reported at submission: request -> opcode, with
+ * URING_PENDING_DIRECT set for an open into the ring's fixed-file table. */
+#define URING_PENDING_DIRECT (1u << 16)
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 16384);
@@ -942,6 +944,8 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         name_a = BPF_CORE_READ(o, filename);
         dfd_a = BPF_CORE_READ(o, dfd);
         s->h.sock = BPF_CORE_READ(o, how.flags); /* open flags, for the completion */
+        if (BPF_CORE_READ(o, file_slot))
+            s->h.flags |= GH_FLAG_URING_DIRECT;
         break;
     }
     case IORING_OP_UNLINKAT: {
@@ -1022,7 +1026,9 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         break;
     }
     }
-    __u32 one = op;
+    /* The opcode, and whether the completion must leave the result alone (a direct open's
+     * result is no descriptor of the process). */
+    __u32 one = op | (s->h.flags & GH_FLAG_URING_DIRECT ? URING_PENDING_DIRECT : 0);
     if (bpf_map_update_elem(&uring_pending, &id, &one, BPF_ANY)) {
         stat_inc(GH_STAT_URING_PENDING_FULL);
         return 0;
@@ -1038,7 +1044,8 @@ int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *
     __u32 *op = bpf_map_lookup_elem(&uring_pending, &id);
     if (!op)
         return 0;
-    __u32 opcode = *op;
+    __u32 opcode = *op & 0xffff;
+    int direct = *op & URING_PENDING_DIRECT;
     bpf_map_delete_elem(&uring_pending, &id);
     struct io_kiocb *req = request;
     long res = BPF_CORE_READ(cqe, res);
@@ -1053,7 +1060,7 @@ int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *
         s->h.sock = sock_identity(BPF_CORE_READ(sock, sk));
     emit(s, 0, GH_HOOK_IO_URING);
     /* A successful open: resolve the new file exactly as for open(2). */
-    if ((opcode == IORING_OP_OPENAT || opcode == IORING_OP_OPENAT2) && res >= 0) {
+    if ((opcode == IORING_OP_OPENAT || opcode == IORING_OP_OPENAT2) && res >= 0 && !direct) {
         struct task_struct *task = bpf_get_current_task_btf();
         struct inflight in = { .nr = GH_URING_NR_BASE + opcode };
         in.args[2] = 0;

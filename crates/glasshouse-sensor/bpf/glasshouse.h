@@ -41,6 +41,8 @@
 #define GH_FLAG_TRUNCATED(i) (1u << (i))
 #define GH_FLAG_DETACHED(i) (1u << (4 + (i)))
 #define GH_FLAG_UNLINKED(i) (1u << (8 + (i)))
+/* An io_uring open into the ring's table of fixed files: no descriptor to resolve at completion. */
+#define GH_FLAG_URING_DIRECT (1u << 12)
 
 /* Hooks, for per-hook loss counters. */
 #define GH_HOOK_FORK 0

@@ -28,6 +28,8 @@ struct UringSubmit {
     path_a: Option<Vec<u8>>,
     path_b: Option<Vec<u8>>,
     sockaddr: Vec<u8>,
+    /// The open flags of an open into the ring's fixed-file table.
+    direct_open: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -179,6 +181,7 @@ impl Aggregator {
                     path_a: self.joined(e, 0, 1),
                     path_b: self.joined(e, 2, 3),
                     sockaddr: e.strings[0].to_vec(),
+                    direct_open: e.uring_direct().then_some(e.sock),
                 };
                 self.uring_pending.insert(e.extra, submit);
             }
@@ -323,8 +326,20 @@ impl Aggregator {
                 }
                 self.attempt(e.tgid, (dst, protocol, result, errno));
             }
-            // A successful open is reported as EV_OPEN, resolved from the new file.
-            "openat" | "openat2" if e.ret >= 0 => {}
+            // A successful open is reported as EV_OPEN, resolved from the new descriptor; an
+            // open into the ring's fixed-file table makes none, so its submitted path stands.
+            "openat" | "openat2" if e.ret >= 0 => {
+                if let (Some(flags), Some(path)) = (submit.direct_open, submit.path_a) {
+                    let path = resolve(&path);
+                    let (read, write) = open_access(flags);
+                    if read {
+                        self.reads.add(path.clone());
+                    }
+                    if write {
+                        self.writes.add(path);
+                    }
+                }
+            }
             _ => self.path_result(nr, e.ret, submit.path_a, submit.path_b),
         }
     }
@@ -536,6 +551,21 @@ fn resolve(path: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Whether an open with `flags` reads and writes its file, judged from the flags alone (for an
+/// open whose `struct file` is not at hand): creating or truncating counts as writing.
+fn open_access(flags: u32) -> (bool, bool) {
+    let flags = flags as i32;
+    if flags & libc::O_PATH != 0 {
+        return (false, false);
+    }
+    let (read, write) = match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        _ => (true, true),
+    };
+    (read, write || flags & (libc::O_CREAT | libc::O_TRUNC) != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,5 +628,24 @@ mod tests {
         assert_eq!(listed, vec![("/x/a".to_owned(), 2), ("/x/b".to_owned(), 1)]);
         let [_, _, deletes] = agg.take_files();
         assert_eq!(deletes, vec![OsText::from("/nonexistent-gh/one")]);
+    }
+
+    #[test]
+    fn access_from_open_flags() {
+        assert_eq!(open_access(libc::O_RDONLY as u32), (true, false));
+        assert_eq!(open_access(libc::O_WRONLY as u32), (false, true));
+        assert_eq!(open_access(libc::O_RDWR as u32), (true, true));
+        assert_eq!(
+            open_access((libc::O_RDONLY | libc::O_CREAT) as u32),
+            (true, true)
+        );
+        assert_eq!(
+            open_access((libc::O_RDONLY | libc::O_TRUNC) as u32),
+            (true, true)
+        );
+        assert_eq!(
+            open_access((libc::O_PATH | libc::O_RDONLY) as u32),
+            (false, false)
+        );
     }
 }

@@ -65,6 +65,11 @@ impl Event<'_> {
     pub fn unlinked(&self, i: usize) -> bool {
         self.flags & (1 << (8 + i)) != 0
     }
+    /// An io_uring open into the ring's table of fixed files (`GH_FLAG_URING_DIRECT`): it
+    /// makes no descriptor, so what it opened is the submitted path.
+    pub fn uring_direct(&self) -> bool {
+        self.flags & (1 << 12) != 0
+    }
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {

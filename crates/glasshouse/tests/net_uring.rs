@@ -54,7 +54,11 @@ static PROGRAMS: Testers = Testers::new(
     "programs_net",
     "net-programs",
     &["-O1", "-Wall", "-Wextra"],
-    &[("uring", &["-luring"]), ("uring_send", &["-luring"])],
+    &[
+        ("uring", &["-luring"]),
+        ("uring_send", &["-luring"]),
+        ("uring_direct", &["-luring"]),
+    ],
 );
 
 /// The path of compiled tester program `name` (`tests/programs_net/<name>.c`).
@@ -467,6 +471,30 @@ fn io_uring_openat_unlinkat_connect() {
     assert!(
         run.syscall_count("io_uring_enter") >= 3,
         "{}",
+        run.excerpt()
+    );
+}
+
+/// IORING_OP_OPENAT into the ring's fixed-file table (a direct descriptor, no fd of the process):
+/// the file opened for reading is a read and the one created a write, taken from the submitted
+/// paths; nothing else under the work directory is recorded.
+#[test]
+fn io_uring_direct_opens_record_their_paths() {
+    let s = Sandbox::new(&SUITE);
+    let existing = s.w("existing");
+    let created = s.w("created");
+    fs::write(&existing, b"read through a fixed file\n").expect("write existing");
+    let run = s.run_ok(&[
+        program("uring_direct").as_os_str(),
+        existing.as_os_str(),
+        created.as_os_str(),
+    ]);
+    assert!(created.is_file(), "the tester created w/created");
+    run.assert_files(&s.work, &[existing], &[created], &[]);
+    assert_eq!(
+        run.receipt.syscalls.io_uring.get("openat"),
+        Some(&2),
+        "syscalls.io_uring\n{}",
         run.excerpt()
     );
 }

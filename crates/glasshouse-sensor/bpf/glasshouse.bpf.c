@@ -520,6 +520,7 @@ static __always_inline int is_interesting(long nr)
     case 92: case 94: case 260:                          /* chown lchown fchownat */
     case 132: case 235: case 261: case 280:              /* utime utimes futimesat utimensat */
     case 188: case 189: case 197: case 198:              /* (l)setxattr (l)removexattr */
+    case 91: case 93: case 190: case 199:                /* fchmod fchown fsetxattr fremovexattr */
         return 1;
     }
     return 0;
@@ -631,7 +632,12 @@ static __always_inline void on_pathop(struct task_struct *task, struct inflight 
 {
     long da = AT_FDCWD, db = AT_FDCWD;
     const char *pa = NULL, *pb = NULL;
+    int by_fd = 0; /* the call names its file by a descriptor only: da */
     switch (in->nr) {
+    case 91: case 93: case 190: case 199: /* fchmod fchown fsetxattr fremovexattr */
+        da = in->args[0];
+        by_fd = 1;
+        break;
     case 2: case 85: case 87: case 84: case 76: case 83: case 133: case 59:
     case 90: case 92: case 94: case 132: case 235: case 188: case 189: case 197: case 198:
         pa = (const char *)in->args[0];
@@ -670,6 +676,8 @@ static __always_inline void on_pathop(struct task_struct *task, struct inflight 
         return;
     start_event(s, GH_EV_PATHOP, in->nr, ret);
     __u32 off = 0;
+    if (by_fd)
+        off = append_base(s, off, task, da, 1);
     if (pa) {
         __u32 start = off;
         off = append_user_str(s, off, pa, 0);

@@ -671,6 +671,8 @@ static __always_inline void on_pathop(struct task_struct *task, struct inflight 
     default:
         return;
     }
+    if (in->nr == 280 && !pa)
+        by_fd = 1; /* utimensat(fd, NULL, ...): futimens */
     struct scratch *s = get_scratch();
     if (!s)
         return;

@@ -361,20 +361,18 @@ fn files_of_non_leader_threads_are_recorded() {
     );
 }
 
-/// fchmod and fchown (and, where supported, fsetxattr/fremovexattr) on a read-only descriptor
-/// change the file's metadata: the file is a write as well as a read, exactly as chmod by path.
+/// fchmod, fchown and futimens (and, where supported, fsetxattr/fremovexattr) on read-only
+/// descriptors change the files' metadata: each file is a write as well as a read, exactly as
+/// chmod by path.
 #[test]
 fn metadata_changes_through_a_descriptor_are_writes() {
     let s = Sandbox::new(&SUITE);
-    let file = s.w("f");
-    touch(&file);
+    let files = [s.w("f"), s.w("g")];
+    for file in &files {
+        touch(file);
+    }
     let run = s.run_ok(&[program("fd_meta").as_os_str(), s.work.as_os_str()]);
-    run.assert_files(
-        &s.work,
-        std::slice::from_ref(&file),
-        std::slice::from_ref(&file),
-        &[],
-    );
+    run.assert_files(&s.work, &files, &files, &[]);
     for call in ["fchmod", "fchown"] {
         assert!(
             run.syscall_count(call) >= 1,

@@ -1,7 +1,9 @@
-/* fd_meta DIR: opens DIR/f read-only and changes its metadata through the descriptor only:
- * fchmod(fd, 0640) and fchown(fd, own uid, own gid); then fsetxattr and fremovexattr of
- * "user.glasshouse" when the file system supports user attributes (ENOTSUP is tolerated). */
+/* fd_meta DIR: changes metadata through read-only descriptors only. DIR/f: fchmod(fd, 0640),
+ * fchown(fd, own uid, own gid), then fsetxattr and fremovexattr of "user.glasshouse" when the
+ * file system supports user attributes (ENOTSUP is tolerated). DIR/g: futimens(fd, NULL), that
+ * is utimensat(fd, NULL, NULL, 0). */
 #include "tester.h"
+#include <sys/stat.h>
 #include <sys/xattr.h>
 
 int main(int argc, char **argv)
@@ -17,6 +19,10 @@ int main(int argc, char **argv)
         MUST(fremovexattr(fd, "user.glasshouse"));
     else if (errno != ENOTSUP && errno != EOPNOTSUPP)
         die("fsetxattr");
+    close(fd);
+    snprintf(path, sizeof(path), "%s/g", argv[1]);
+    fd = (int)MUST(open(path, O_RDONLY));
+    MUST(futimens(fd, NULL));
     close(fd);
     return 0;
 }

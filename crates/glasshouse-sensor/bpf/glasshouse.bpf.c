@@ -677,6 +677,8 @@ static __always_inline void on_pathop(struct task_struct *task, struct inflight 
     if (!s)
         return;
     start_event(s, GH_EV_PATHOP, in->nr, ret);
+    if (in->nr == 316)
+        s->h.extra = in->args[4]; /* renameat2's flags: RENAME_EXCHANGE deletes nothing */
     __u32 off = 0;
     if (by_fd)
         off = append_base(s, off, task, da, 1);
@@ -977,6 +979,7 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         dfd_a = BPF_CORE_READ(r, old_dfd);
         name_b = BPF_CORE_READ(r, newpath);
         dfd_b = BPF_CORE_READ(r, new_dfd);
+        s->h.sock = BPF_CORE_READ(r, flags); /* RENAME_EXCHANGE deletes nothing */
         break;
     }
     case IORING_OP_LINKAT:

@@ -28,8 +28,10 @@ struct UringSubmit {
     path_a: Option<Vec<u8>>,
     path_b: Option<Vec<u8>>,
     sockaddr: Vec<u8>,
-    /// The open flags of an open into the ring's fixed-file table.
-    direct_open: Option<u32>,
+    /// The operation's flags where they matter: an open's flags, a rename's flags.
+    flags: u32,
+    /// An open into the ring's fixed-file table.
+    direct: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -166,7 +168,7 @@ impl Aggregator {
             event::EV_PATHOP => {
                 let a = self.joined(e, 0, 1);
                 let b = self.joined(e, 2, 3);
-                self.path_result(e.aux, e.ret, a, b);
+                self.path_result(e.aux, e.ret, a, b, e.extra);
             }
             event::EV_NET => self.on_net(e),
             event::EV_NET_DONE => match self.tcp_pending.remove(&e.extra) {
@@ -181,7 +183,8 @@ impl Aggregator {
                     path_a: self.joined(e, 0, 1),
                     path_b: self.joined(e, 2, 3),
                     sockaddr: e.strings[0].to_vec(),
-                    direct_open: e.uring_direct().then_some(e.sock),
+                    flags: e.sock,
+                    direct: e.uring_direct(),
                 };
                 self.uring_pending.insert(e.extra, submit);
             }
@@ -250,7 +253,14 @@ impl Aggregator {
 
     /// Applies the outcome of a path operation (a syscall number, or an io_uring opcode above
     /// [`event::URING_NR_BASE`]) on path A (the one it acts on) and path B (the new name).
-    fn path_result(&mut self, nr: u32, ret: i64, a: Option<Vec<u8>>, b: Option<Vec<u8>>) {
+    fn path_result(
+        &mut self,
+        nr: u32,
+        ret: i64,
+        a: Option<Vec<u8>>,
+        b: Option<Vec<u8>>,
+        flags: u64,
+    ) {
         if ret < 0 {
             let target = a.or(b).map(|p| normalize(&p)).unwrap_or_default();
             self.failed.count((nr, target, (-ret) as i32));
@@ -260,6 +270,11 @@ impl Aggregator {
         match crate::uring_as_syscall(nr) {
             // unlink rmdir unlinkat
             87 | 84 | 263 => self.deletes.add_some(a),
+            // renameat2 with RENAME_EXCHANGE: the two names swap files, both are written
+            316 if flags & libc::RENAME_EXCHANGE as u64 != 0 => {
+                self.writes.add_some(a);
+                self.writes.add_some(b);
+            }
             // rename renameat renameat2: the source disappears, the target is written
             82 | 264 | 316 => {
                 self.deletes.add_some(a);
@@ -329,9 +344,9 @@ impl Aggregator {
             // A successful open is reported as EV_OPEN, resolved from the new descriptor; an
             // open into the ring's fixed-file table makes none, so its submitted path stands.
             "openat" | "openat2" if e.ret >= 0 => {
-                if let (Some(flags), Some(path)) = (submit.direct_open, submit.path_a) {
+                if let (true, Some(path)) = (submit.direct, submit.path_a) {
                     let path = resolve(&path);
-                    let (read, write) = open_access(flags);
+                    let (read, write) = open_access(submit.flags);
                     if read {
                         self.reads.add(path.clone());
                     }
@@ -340,7 +355,7 @@ impl Aggregator {
                     }
                 }
             }
-            _ => self.path_result(nr, e.ret, submit.path_a, submit.path_b),
+            _ => self.path_result(nr, e.ret, submit.path_a, submit.path_b, submit.flags.into()),
         }
     }
 
@@ -605,11 +620,11 @@ mod tests {
         agg.failed.limit = 2;
         agg.deletes.limit = 1;
         for path in ["/x/a", "/x/b", "/x/a", "/x/c", "/x/d"] {
-            agg.path_result(2, -2, Some(path.into()), None); // open, ENOENT
+            agg.path_result(2, -2, Some(path.into()), None, 0); // open, ENOENT
         }
-        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None); // unlink
-        agg.path_result(87, 0, Some(b"/nonexistent-gh/two".to_vec()), None);
-        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None);
+        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None, 0); // unlink
+        agg.path_result(87, 0, Some(b"/nonexistent-gh/two".to_vec()), None, 0);
+        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None, 0);
         assert_eq!(
             agg.omitted(),
             vec![("filesystem.deletes", 1), ("filesystem.failed", 2)]

@@ -382,6 +382,22 @@ fn metadata_changes_through_a_descriptor_are_writes() {
     }
 }
 
+/// renameat2 with RENAME_EXCHANGE swaps two files: both names are written, neither is deleted.
+#[test]
+fn rename_exchange_writes_both_names_and_deletes_none() {
+    let s = Sandbox::new(&SUITE);
+    let (a, b) = (s.w("a"), s.w("b"));
+    fs::write(&a, b"first").expect("write a");
+    fs::write(&b, b"second").expect("write b");
+    let run = s.run_ok(&[program("rename_exchange").as_os_str(), s.work.as_os_str()]);
+    assert_eq!(
+        fs::read(&a).expect("read a"),
+        b"second",
+        "the tester swapped the files"
+    );
+    run.assert_files(&s.work, &[], &[a, b], &[]);
+}
+
 /// vfork + exec: the child is recorded with the tester as its parent.
 #[test]
 fn vfork_then_exec() {

@@ -930,6 +930,7 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
     case IORING_OP_RENAMEAT:
     case IORING_OP_LINKAT:
     case IORING_OP_SYMLINKAT:
+    case IORING_OP_SETXATTR:
     case IORING_OP_CONNECT:
     case IORING_OP_SENDMSG:
     case IORING_OP_SENDMSG_ZC:
@@ -980,6 +981,11 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         name_b = BPF_CORE_READ(r, newpath);
         dfd_b = BPF_CORE_READ(r, new_dfd);
         s->h.sock = BPF_CORE_READ(r, flags); /* RENAME_EXCHANGE deletes nothing */
+        break;
+    }
+    case IORING_OP_SETXATTR: { /* by path, always relative to the cwd */
+        struct io_xattr *x = cmd;
+        name_a = BPF_CORE_READ(x, filename);
         break;
     }
     case IORING_OP_LINKAT:

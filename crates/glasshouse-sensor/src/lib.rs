@@ -444,7 +444,7 @@ impl Sensor {
         }
         if !obs.syscalls.io_uring.is_empty() {
             coverage.notes.push(
-                "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, connect, sendmsg and send operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
+                "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, setxattr, connect, sendmsg and send operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
             );
         }
         let omitted = agg.omitted();
@@ -686,6 +686,7 @@ pub(crate) fn uring_as_syscall(nr: u32) -> u32 {
         "mkdirat" => 258,
         "linkat" => 265,
         "symlinkat" => 266,
+        "setxattr" => 188,
         "openat" => 257,
         "openat2" => 437,
         _ => nr,

@@ -58,6 +58,7 @@ static PROGRAMS: Testers = Testers::new(
         ("uring", &["-luring"]),
         ("uring_send", &["-luring"]),
         ("uring_direct", &["-luring"]),
+        ("uring_xattr", &["-luring"]),
     ],
 );
 
@@ -497,6 +498,33 @@ fn io_uring_direct_opens_record_their_paths() {
         "syscalls.io_uring\n{}",
         run.excerpt()
     );
+}
+
+/// IORING_OP_SETXATTR by path changes the file's metadata: the file is a write, like
+/// setxattr(2) (or, on a file system without user attributes, a failure naming the file).
+#[test]
+fn io_uring_setxattr_by_path_is_a_write() {
+    let s = Sandbox::new(&SUITE);
+    let file = s.w("f");
+    fs::write(&file, b"x").expect("write f");
+    let run = s.run_ok(&[program("uring_xattr").as_os_str(), file.as_os_str()]);
+    let target = file.to_str().expect("utf-8 path");
+    match run.stdout.as_slice() {
+        b"set\n" => run.assert_files(&s.work, &[], std::slice::from_ref(&file), &[]),
+        b"unsupported\n" => {
+            run.assert_files(&s.work, &[], &[], &[]);
+            let failed = run.failed_where(|f| f["target"] == target);
+            assert!(
+                failed.len() == 1 && failed[0]["syscall"] == "io_uring:setxattr",
+                "the refused setxattr names the file\n{}",
+                run.excerpt()
+            );
+        }
+        other => panic!(
+            "unexpected tester output {:?}",
+            String::from_utf8_lossy(other)
+        ),
+    }
 }
 
 /// IORING_OP_SEND with a destination (sendto style) to [::1]:A from an unconnected socket, and

@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define FMODE_PATH 0x4000
 #define FMODE_CREATED 0x100000
 #define EINPROGRESS 115
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
 #define TCP_ESTABLISHED 1
@@ -521,6 +522,7 @@ static __always_inline int is_interesting(long nr)
     case 132: case 235: case 261: case 280:              /* utime utimes futimesat utimensat */
     case 188: case 189: case 197: case 198:              /* (l)setxattr (l)removexattr */
     case 91: case 93: case 190: case 199:                /* fchmod fchown fsetxattr fremovexattr */
+    case 49:                                             /* bind (a unix socket's file) */
         return 1;
     }
     return 0;
@@ -638,6 +640,16 @@ static __always_inline void on_pathop(struct task_struct *task, struct inflight 
         da = in->args[0];
         by_fd = 1;
         break;
+    case 49: { /* bind: a unix socket bound to a path makes a file there */
+        const char *addr = (const char *)in->args[1];
+        __u16 family = 0;
+        char first = 0;
+        if (bpf_probe_read_user(&family, sizeof(family), addr) || family != AF_UNIX ||
+            bpf_probe_read_user(&first, 1, addr + 2) || !first)
+            return; /* not a unix socket, or an abstract name: no file */
+        pa = addr + 2;
+        break;
+    }
     case 2: case 85: case 87: case 84: case 76: case 83: case 133: case 59:
     case 90: case 92: case 94: case 132: case 235: case 188: case 189: case 197: case 198:
         pa = (const char *)in->args[0];

@@ -286,6 +286,8 @@ impl Aggregator {
             // and xattr calls by path or by descriptor: the file's metadata changed
             76 | 83 | 258 | 133 | 259 | 90 | 268 | 452 | 92 | 94 | 260 | 132 | 235 | 261 | 280
             | 188 | 189 | 197 | 198 | 91 | 93 | 190 | 199 => self.writes.add_some(a),
+            // bind of a unix socket to a path: the socket's file is made
+            49 => self.writes.add_some(a),
             _ => {}
         }
     }

@@ -527,6 +527,22 @@ fn io_uring_setxattr_by_path_is_a_write() {
     }
 }
 
+/// bind(2) of a unix socket to a relative path makes the socket's file: it is a write, resolved
+/// against the cwd; an abstract name and an inet address make no file and are not attempts.
+#[test]
+fn binding_a_unix_socket_to_a_path_writes_its_file() {
+    let s = Sandbox::new(&SUITE);
+    let name = format!("gh-bind-{}", std::process::id());
+    let run = s.run_ok(&[
+        program("unix_bind").as_os_str(),
+        s.work.as_os_str(),
+        os(&name),
+    ]);
+    assert!(s.w("sock").exists(), "the tester bound w/sock");
+    run.assert_files(&s.work, &[], &[s.w("sock")], &[]);
+    run.assert_attempts(json!([]));
+}
+
 /// IORING_OP_SEND with a destination (sendto style) to [::1]:A from an unconnected socket, and
 /// IORING_OP_SEND without one on a socket connect(2) pointed at 127.0.0.1:B: the first is an
 /// attempt {"[::1]:A", udp, sent}, the second adds nothing to the connect's own attempt, and both

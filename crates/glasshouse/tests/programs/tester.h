@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +87,21 @@ static inline void wait_for_file(const char *path, int seconds)
     }
     fprintf(stderr, "tester: %s did not appear within %d s\n", path, seconds);
     exit(1);
+}
+
+/* Fills `sun` with the unix socket address `name`: a file path, or with `abstract` set the
+ * abstract name "\0name"; returns the address length (an abstract name's exact length). */
+static inline socklen_t unix_addr(const char *name, int abstract, struct sockaddr_un *sun)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n + 1 > sizeof(sun->sun_path))
+        fail("unix socket name too long");
+    memcpy(sun->sun_path + (abstract ? 1 : 0), name, n);
+    if (!abstract)
+        return sizeof(*sun);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 }
 
 /* Fills `ss` with IP:PORT (IPv4 or IPv6 literal) and returns the address length. Only loopback

@@ -2,38 +2,18 @@
  *   IORING_OP_OPENAT   creates CREATE (O_CREAT|O_WRONLY|O_EXCL), then the fd is closed by close(2)
  *   IORING_OP_UNLINKAT removes UNLINK (an existing file)
  *   IORING_OP_CONNECT  a TCP connect to 127.0.0.1:PORT, where nothing listens: -ECONNREFUSED */
-#include "tester.h"
-#include <liburing.h>
-
-static int run_one(struct io_uring *ring, const char *what)
-{
-    if (io_uring_submit(ring) != 1)
-        fail(what);
-    struct io_uring_cqe *cqe;
-    int rc = io_uring_wait_cqe(ring, &cqe);
-    if (rc < 0) {
-        errno = -rc;
-        die("io_uring_wait_cqe");
-    }
-    int res = cqe->res;
-    io_uring_cqe_seen(ring, cqe);
-    return res;
-}
+#include "uring_tester.h"
 
 int main(int argc, char **argv)
 {
     if (argc != 4)
         return 2;
     struct io_uring ring;
-    int rc = io_uring_queue_init(8, &ring, 0);
-    if (rc < 0) {
-        errno = -rc;
-        die("io_uring_queue_init");
-    }
+    ring_init(&ring);
 
     io_uring_prep_openat(io_uring_get_sqe(&ring), AT_FDCWD, argv[1], O_CREAT | O_WRONLY | O_EXCL,
                          0644);
-    int fd = run_one(&ring, "submit openat");
+    int fd = submit_wait(&ring, "submit openat");
     if (fd < 0) {
         errno = -fd;
         die("io_uring openat");
@@ -41,7 +21,7 @@ int main(int argc, char **argv)
     close(fd);
 
     io_uring_prep_unlinkat(io_uring_get_sqe(&ring), AT_FDCWD, argv[2], 0);
-    int res = run_one(&ring, "submit unlinkat");
+    int res = submit_wait(&ring, "submit unlinkat");
     if (res < 0) {
         errno = -res;
         die("io_uring unlinkat");
@@ -51,7 +31,7 @@ int main(int argc, char **argv)
     socklen_t len = loopback_addr("127.0.0.1", argv[3], &ss);
     int sock = (int)MUST(socket(AF_INET, SOCK_STREAM, 0));
     io_uring_prep_connect(io_uring_get_sqe(&ring), sock, (struct sockaddr *)&ss, len);
-    res = run_one(&ring, "submit connect");
+    res = submit_wait(&ring, "submit connect");
     if (res != -ECONNREFUSED) {
         fprintf(stderr, "tester: io_uring connect returned %d, -ECONNREFUSED expected\n", res);
         return 1;

@@ -2,22 +2,12 @@
  * fixed files (no descriptor of the process is made):
  *   IORING_OP_OPENAT of READ (O_RDONLY) into slot 0,
  *   IORING_OP_OPENAT of CREATE (O_CREAT|O_WRONLY|O_EXCL) into slot 1. */
-#include "tester.h"
-#include <liburing.h>
+#include "uring_tester.h"
 
 static void open_direct(struct io_uring *ring, const char *path, int flags, unsigned slot)
 {
     io_uring_prep_openat_direct(io_uring_get_sqe(ring), AT_FDCWD, path, flags, 0644, slot);
-    if (io_uring_submit(ring) != 1)
-        fail("io_uring_submit");
-    struct io_uring_cqe *cqe;
-    int rc = io_uring_wait_cqe(ring, &cqe);
-    if (rc < 0) {
-        errno = -rc;
-        die("io_uring_wait_cqe");
-    }
-    int res = cqe->res;
-    io_uring_cqe_seen(ring, cqe);
+    int res = submit_wait(ring, "submit openat");
     if (res != 0) {
         errno = res < 0 ? -res : 0;
         die("io_uring openat into a fixed-file slot");
@@ -29,12 +19,8 @@ int main(int argc, char **argv)
     if (argc != 3)
         return 2;
     struct io_uring ring;
-    int rc = io_uring_queue_init(8, &ring, 0);
-    if (rc < 0) {
-        errno = -rc;
-        die("io_uring_queue_init");
-    }
-    rc = io_uring_register_files_sparse(&ring, 4);
+    ring_init(&ring);
+    int rc = io_uring_register_files_sparse(&ring, 4);
     if (rc < 0) {
         errno = -rc;
         die("io_uring_register_files_sparse");

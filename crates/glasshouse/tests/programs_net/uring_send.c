@@ -3,8 +3,7 @@
  *   unconnected IPv6 socket;
  *   IORING_OP_SEND without one: "hello" on a socket that connect(2) pointed at 127.0.0.1:PORT_B.
  * Both datagrams go to loopback ports where nothing needs to listen. */
-#include "tester.h"
-#include <liburing.h>
+#include "uring_tester.h"
 
 static void send_one(struct io_uring *ring, int fd, const struct sockaddr_storage *dst, socklen_t len)
 {
@@ -12,16 +11,7 @@ static void send_one(struct io_uring *ring, int fd, const struct sockaddr_storag
     io_uring_prep_send(sqe, fd, "hello", 5, 0);
     if (dst)
         io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)dst, (__u16)len);
-    if (io_uring_submit(ring) != 1)
-        fail("io_uring_submit");
-    struct io_uring_cqe *cqe;
-    int rc = io_uring_wait_cqe(ring, &cqe);
-    if (rc < 0) {
-        errno = -rc;
-        die("io_uring_wait_cqe");
-    }
-    int res = cqe->res;
-    io_uring_cqe_seen(ring, cqe);
+    int res = submit_wait(ring, "submit send");
     if (res != 5) {
         fprintf(stderr, "tester: io_uring send returned %d, 5 expected\n", res);
         exit(1);
@@ -33,11 +23,7 @@ int main(int argc, char **argv)
     if (argc != 3)
         return 2;
     struct io_uring ring;
-    int rc = io_uring_queue_init(8, &ring, 0);
-    if (rc < 0) {
-        errno = -rc;
-        die("io_uring_queue_init");
-    }
+    ring_init(&ring);
     struct sockaddr_storage a, b;
     socklen_t a_len = loopback_addr("::1", argv[1], &a);
     socklen_t b_len = loopback_addr("127.0.0.1", argv[2], &b);

@@ -1012,17 +1012,16 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         off = append_uring_path(s, off, task, name_a, dfd_a, 0);
     if (name_b)
         off = append_uring_path(s, off, task, name_b, dfd_b, 2);
+    /* The destination of a connect or a send that names one: in user memory, or (a send's,
+     * copied when the request was prepared) in the kernel's. */
+    const void *dst = NULL;
+    __u32 dst_len = 0;
+    int dst_in_kernel = 0;
     switch (op) {
     case IORING_OP_CONNECT: {
         struct io_connect *c = cmd;
-        void *uaddr = BPF_CORE_READ(c, addr);
-        __u32 len = BPF_CORE_READ(c, addr_len);
-        len = len > SOCKADDR_MAX ? SOCKADDR_MAX : len;
-        len &= 127;
-        if (!bpf_probe_read_user(&s->data[0], len, uaddr)) {
-            s->h.len[0] = len;
-            off = len;
-        }
+        dst = BPF_CORE_READ(c, addr);
+        dst_len = BPF_CORE_READ(c, addr_len);
         break;
     }
     case IORING_OP_SENDMSG:
@@ -1031,31 +1030,30 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         struct user_msghdr msg = {};
         if (bpf_probe_read_user(&msg, sizeof(msg), BPF_CORE_READ(m, umsg)) || !msg.msg_name)
             return 0; /* no destination: a send on a connected socket */
-        __u32 len = msg.msg_namelen > SOCKADDR_MAX ? SOCKADDR_MAX : msg.msg_namelen;
-        len &= 127;
-        if (!bpf_probe_read_user(&s->data[0], len, msg.msg_name)) {
-            s->h.len[0] = len;
-            off = len;
-        }
+        dst = msg.msg_name;
+        dst_len = msg.msg_namelen;
         break;
     }
     case IORING_OP_SEND:
     case IORING_OP_SEND_ZC: {
-        /* A destination given with the send (sendto style, sqe->addr2) was copied into the
-         * request's async data when the request was prepared, before this tracepoint. */
+        /* sendto style (sqe->addr2): the request's async data holds the copied address. */
         struct io_async_msghdr *io = BPF_CORE_READ(req, async_data);
-        void *name = io ? BPF_CORE_READ(io, msg.msg_name) : NULL;
-        if (!name)
+        dst = io ? BPF_CORE_READ(io, msg.msg_name) : NULL;
+        if (!dst)
             return 0; /* no destination: a send on a connected socket */
-        __u32 len = BPF_CORE_READ(io, msg.msg_namelen);
-        len = len > SOCKADDR_MAX ? SOCKADDR_MAX : len;
-        len &= 127;
-        if (!bpf_probe_read_kernel(&s->data[0], len, name)) {
+        dst_len = BPF_CORE_READ(io, msg.msg_namelen);
+        dst_in_kernel = 1;
+        break;
+    }
+    }
+    if (dst) {
+        __u32 len = (dst_len > SOCKADDR_MAX ? SOCKADDR_MAX : dst_len) & 127;
+        long err = dst_in_kernel ? bpf_probe_read_kernel(&s->data[0], len, dst)
+                                 : bpf_probe_read_user(&s->data[0], len, dst);
+        if (!err) {
             s->h.len[0] = len;
             off = len;
         }
-        break;
-    }
     }
     /* The opcode, and whether the completion must leave the result alone (a direct open's
      * result is no descriptor of the process). */

@@ -192,6 +192,8 @@ pub struct Sensor {
     /// that `threads_fd` stays open for the tracking hook.
     _threads: Map,
     threads_fd: RawFd,
+    /// The size of one entry of `_threads`, as the kernel has it.
+    thread_entry_size: usize,
     root_ppid: u32,
     hooks: Vec<HookStatus>,
     argv_capture: ArgvCapture,
@@ -237,13 +239,16 @@ impl Sensor {
         let cache = std::path::Path::new(relocated::CACHE_DIR);
         let key = relocated::cache_key(&object);
         let cached = key.as_deref().and_then(|key| relocated::load(cache, key));
+        let forget_cached = || {
+            if let Some(key) = &key {
+                relocated::forget(cache, key);
+            }
+        };
         let from_cache = match cached.map(|bytes| load(&bytes)) {
             Some(Ok(ebpf)) => Some(ebpf),
             Some(Err(_)) => {
                 // Whatever is wrong with the cached copy, a fresh relocation replaces it.
-                if let Some(key) = &key {
-                    relocated::forget(cache, key);
-                }
+                forget_cached();
                 None
             }
             None => None,
@@ -296,9 +301,7 @@ impl Sensor {
         if cache_used && hooks.iter().any(|h| !h.attached) {
             // Not the cache's doing as far as anyone can tell, but the next run should not
             // have to wonder: it relocates afresh.
-            if let Some(key) = &key {
-                relocated::forget(cache, key);
-            }
+            forget_cached();
         }
         if hooks.iter().all(|h| !h.attached) {
             let first = hooks
@@ -316,8 +319,13 @@ impl Sensor {
         let threads = ebpf
             .take_map("inflight")
             .ok_or_else(|| missing("inflight"))?;
-        let threads_fd = match &threads {
-            Map::Unsupported(data) => data.fd().as_fd().as_raw_fd(),
+        let (threads_fd, thread_entry_size) = match &threads {
+            Map::Unsupported(data) => {
+                let info = data
+                    .info()
+                    .map_err(|e| SensorError::Load(format!("inflight: {e}")))?;
+                (data.fd().as_fd().as_raw_fd(), info.value_size() as usize)
+            }
             _ => return Err(missing("inflight (task storage)")),
         };
         let syscall_counts = ebpf
@@ -346,6 +354,7 @@ impl Sensor {
             tracked_fd,
             _threads: threads,
             threads_fd,
+            thread_entry_size,
             root_ppid,
             hooks,
             argv_capture,
@@ -359,7 +368,9 @@ impl Sensor {
     /// Async-signal-safe (raw system calls only).
     pub fn tracking_hook(&self) -> Box<dyn FnMut() -> std::io::Result<()> + Send + Sync> {
         let (tracked, threads) = (self.tracked_fd, self.threads_fd);
-        Box::new(move || track_self(tracked, threads))
+        // Allocated here, in the parent: the hook itself must not allocate.
+        let empty_entry = vec![0u8; self.thread_entry_size];
+        Box::new(move || track_self(tracked, threads, &empty_entry))
     }
 
     /// Processes of the tree that have not exited yet.
@@ -608,8 +619,9 @@ fn drain(mut ring: RingBuf<MapData>, mut agg: Aggregator, stop: &StopSignal) -> 
     }
 }
 
-/// Adds the calling process to the `tracked` map through the raw bpf(2) call.
-fn track_self(tracked_fd: RawFd, threads_fd: RawFd) -> std::io::Result<()> {
+/// Adds the calling process to the `tracked` map and gives its (only) thread an entry in the
+/// per-thread task storage, `empty_entry`, through raw bpf(2) calls.
+fn track_self(tracked_fd: RawFd, threads_fd: RawFd, empty_entry: &[u8]) -> std::io::Result<()> {
     // SAFETY: getpid/getppid have no preconditions and are async-signal-safe.
     let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid() as u64) };
     map_update(tracked_fd, &(pid as u32), &ppid)?;
@@ -621,14 +633,11 @@ fn track_self(tracked_fd: RawFd, threads_fd: RawFd) -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     let pidfd = pidfd as i32;
-    let result = map_update(threads_fd, &pidfd, &[0u8; INFLIGHT_SIZE]);
+    let result = map_update(threads_fd, &pidfd, empty_entry);
     // SAFETY: pidfd is a descriptor this function opened and nothing else uses.
     unsafe { libc::close(pidfd) };
     result
 }
-
-/// Size of `struct inflight` in the object (six u64 arguments, the syscall number, a flag).
-const INFLIGHT_SIZE: usize = 56;
 
 /// One BPF_MAP_UPDATE_ELEM through the raw system call (async-signal-safe).
 fn map_update<K, V: ?Sized>(map_fd: RawFd, key: &K, value: &V) -> std::io::Result<()> {

@@ -68,9 +68,14 @@ struct {
     __type(value, struct gh_process);
 } tracked SEC(".maps");
 
+#define EVENTS_RING_BYTES (16 * 1024 * 1024)
+/* The drain thread is woken only once this much is waiting; below it, it drains on its own short
+ * timer, so a busy tree does not cost one wake-up (and one context switch) per event. */
+#define EVENTS_WAKE_BYTES (EVENTS_RING_BYTES / 4)
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 16 * 1024 * 1024);
+    __uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
 /* One scratch area per CPU; max_entries is set to the number of possible CPUs by the loader. */
@@ -199,7 +204,10 @@ static __always_inline void start_event(struct scratch *s, __u32 kind, __u32 aux
 static __always_inline int emit(struct scratch *s, __u32 off, __u32 hook)
 {
     __u64 size = sizeof(struct gh_event_header) + (off & DATA_MASK);
-    if (bpf_ringbuf_output(&events, &s->h, size, 0)) {
+    __u64 wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EVENTS_WAKE_BYTES
+                     ? BPF_RB_FORCE_WAKEUP
+                     : BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_output(&events, &s->h, size, wake)) {
         stat_inc(GH_STAT_LOST_BASE + hook);
         return -1;
     }

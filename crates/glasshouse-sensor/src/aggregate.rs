@@ -22,11 +22,20 @@ struct Image {
 /// (dst, protocol, result, errno) of a network attempt.
 type AttemptKey = (Vec<u8>, String, &'static str, Option<i32>);
 
+/// A path an operation named, made absolute but not resolved yet.
+#[derive(Debug, Clone)]
+struct NamedPath {
+    text: Vec<u8>,
+    /// The name was one component relative to a directory the kernel reported by its own path
+    /// (a descriptor's or the cwd), so the directory part is already exact: nothing to resolve.
+    dir_exact: bool,
+}
+
 /// What an io_uring submission named, kept until its completion says how it went.
 #[derive(Debug, Clone)]
 struct UringSubmit {
-    path_a: Option<Vec<u8>>,
-    path_b: Option<Vec<u8>>,
+    path_a: Option<NamedPath>,
+    path_b: Option<NamedPath>,
     sockaddr: Vec<u8>,
     /// The operation's flags where they matter: an open's flags, a rename's flags.
     flags: u32,
@@ -65,6 +74,7 @@ pub struct Aggregator {
     tcp_early: HashMap<(u64, u32), i64>,
     /// io_uring operations submitted and not yet completed, by request.
     uring_pending: HashMap<u64, UringSubmit>,
+    dirs: DirCache,
     /// Records that could not be decoded (a layout mismatch between object and loader).
     pub malformed: u64,
     /// Events folded in.
@@ -134,6 +144,11 @@ impl Aggregator {
             root_ppid,
             ..Self::default()
         }
+    }
+
+    /// Ends a batch of events: directories are resolved again from the next one on.
+    pub fn end_batch(&mut self) {
+        self.dirs.real.clear();
     }
 
     /// Folds one raw ring-buffer record in.
@@ -257,16 +272,17 @@ impl Aggregator {
         &mut self,
         nr: u32,
         ret: i64,
-        a: Option<Vec<u8>>,
-        b: Option<Vec<u8>>,
+        a: Option<NamedPath>,
+        b: Option<NamedPath>,
         flags: u64,
     ) {
         if ret < 0 {
-            let target = a.or(b).map(|p| normalize(&p)).unwrap_or_default();
+            let target = a.or(b).map(|p| normalize(&p.text)).unwrap_or_default();
             self.failed.count((nr, target, (-ret) as i32));
             return;
         }
-        let (a, b) = (a.map(|p| resolve(&p)), b.map(|p| resolve(&p)));
+        let a = a.map(|p| self.dirs.resolve(p));
+        let b = b.map(|p| self.dirs.resolve(p));
         match crate::uring_as_syscall(nr) {
             // unlink rmdir unlinkat
             87 | 84 | 263 => self.deletes.add_some(a),
@@ -347,7 +363,7 @@ impl Aggregator {
             // open into the ring's fixed-file table makes none, so its submitted path stands.
             "openat" | "openat2" if e.ret >= 0 => {
                 if let (true, Some(path)) = (submit.direct, submit.path_a) {
-                    let path = resolve(&path);
+                    let path = self.dirs.resolve(path);
                     let (read, write) = open_access(submit.flags);
                     if read {
                         self.reads.add(path.clone());
@@ -379,8 +395,9 @@ impl Aggregator {
 
     /// Raw string `raw` made absolute by base string `base` (the directory it is relative to),
     /// not normalized yet: `..` after a symlink must be resolved on the file system, not in text.
-    fn joined(&mut self, e: &Event<'_>, raw: usize, base: usize) -> Option<Vec<u8>> {
-        if e.strings[raw].is_empty() && e.strings[base].is_empty() {
+    fn joined(&mut self, e: &Event<'_>, raw: usize, base: usize) -> Option<NamedPath> {
+        let name = e.strings[raw];
+        if name.is_empty() && e.strings[base].is_empty() {
             return None;
         }
         if e.truncated(raw) {
@@ -390,8 +407,16 @@ impl Aggregator {
                 OsText::from_bytes(e.strings[raw].to_vec()),
             ));
         }
+        let dir_exact = !e.strings[base].is_empty()
+            && !e.truncated(base)
+            && !e.truncated(raw)
+            && !name.contains(&b'/')
+            && !matches!(name, b"" | b"." | b"..");
         let base = self.path(e, base);
-        Some(concat(&base, e.strings[raw]))
+        Some(NamedPath {
+            text: concat(&base, name),
+            dir_exact,
+        })
     }
 
     /// The process tree, sorted by pid (a reused pid keeps its order of appearance).
@@ -547,24 +572,48 @@ fn normalize(path: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The real path of a file that may no longer exist (deleted, renamed away): its directory is
-/// resolved on the file system, which follows symlinks before `..` as the kernel did; the path
-/// is normalized in text only when that directory is gone too.
-fn resolve(path: &[u8]) -> Vec<u8> {
-    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
-    let Some(cut) = path.iter().rposition(|b| *b == b'/') else {
-        return normalize(path);
-    };
-    let (dir, name) = (&path[..cut.max(1)], &path[cut + 1..]);
-    if matches!(name, b"" | b"." | b"..") {
-        return normalize(path);
-    }
-    match std::fs::canonicalize(std::ffi::OsStr::from_bytes(dir)) {
-        Ok(real) => real
-            .join(std::ffi::OsStr::from_bytes(name))
-            .into_os_string()
-            .into_vec(),
-        Err(_) => normalize(path),
+/// Real paths of the directories named in the current batch of events. Paths are resolved when
+/// their batch is drained, against the file system as it is then; within one batch (at most a
+/// few milliseconds, or 4096 events) a directory is looked up once, not once per file in it.
+#[derive(Debug, Default)]
+struct DirCache {
+    /// Directory as named -> its real path, or `None` when it no longer resolves.
+    real: HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl DirCache {
+    /// The real path of a file that may no longer exist (deleted, renamed away): its directory
+    /// is resolved on the file system, which follows symlinks before `..` as the kernel did;
+    /// the path is normalized in text only when that directory is gone too.
+    fn resolve(&mut self, path: NamedPath) -> Vec<u8> {
+        use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+        if path.dir_exact {
+            return path.text;
+        }
+        let text = &path.text;
+        let Some(cut) = text.iter().rposition(|b| *b == b'/') else {
+            return normalize(text);
+        };
+        let (dir, name) = (&text[..cut.max(1)], &text[cut + 1..]);
+        if matches!(name, b"" | b"." | b"..") {
+            return normalize(text);
+        }
+        let real = self.real.entry(dir.to_vec()).or_insert_with(|| {
+            std::fs::canonicalize(std::ffi::OsStr::from_bytes(dir))
+                .ok()
+                .map(|real| real.into_os_string().into_vec())
+        });
+        match real {
+            Some(real) => {
+                let mut out = real.clone();
+                if out.last() != Some(&b'/') {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(name);
+                out
+            }
+            None => normalize(text),
+        }
     }
 }
 
@@ -591,6 +640,17 @@ mod tests {
         normalize(&concat(base, raw))
     }
 
+    fn named(text: &str) -> Option<NamedPath> {
+        Some(NamedPath {
+            text: text.into(),
+            dir_exact: false,
+        })
+    }
+
+    fn resolve(text: &str) -> Vec<u8> {
+        DirCache::default().resolve(named(text).unwrap())
+    }
+
     #[test]
     fn join_normalizes() {
         assert_eq!(join(b"/a/b", b"c"), b"/a/b/c");
@@ -609,10 +669,47 @@ mod tests {
         let real = std::fs::canonicalize(&dir).unwrap();
         let raw = format!("{}/lnk/../h", dir.display());
         assert_eq!(
-            resolve(raw.as_bytes()),
+            resolve(&raw),
             format!("{}/deep/h", real.display()).into_bytes()
         );
-        assert_eq!(resolve(b"/no/such/dir/../x"), b"/no/such/x");
+        assert_eq!(resolve("/no/such/dir/../x"), b"/no/such/x");
+        assert_eq!(resolve("/x"), b"/x");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn directories_are_looked_up_once_per_batch() {
+        let dir = std::env::temp_dir().join(format!("gh-batch-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::create_dir_all(dir.join("b")).unwrap();
+        let real = std::fs::canonicalize(&dir).unwrap();
+        let link = dir.join("lnk");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(dir.join("a"), &link).unwrap();
+        let mut agg = Aggregator::new(1);
+        let via_link = format!("{}/lnk/f", dir.display());
+        assert_eq!(
+            agg.dirs.resolve(named(&via_link).unwrap()),
+            format!("{}/a/f", real.display()).into_bytes()
+        );
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(dir.join("b"), &link).unwrap();
+        // Same batch: the directory is not looked up again.
+        assert_eq!(
+            agg.dirs.resolve(named(&via_link).unwrap()),
+            format!("{}/a/f", real.display()).into_bytes()
+        );
+        agg.end_batch();
+        assert_eq!(
+            agg.dirs.resolve(named(&via_link).unwrap()),
+            format!("{}/b/f", real.display()).into_bytes()
+        );
+        // A name in a directory the kernel reported is taken as it is.
+        let exact = NamedPath {
+            text: format!("{}/lnk/f", dir.display()).into_bytes(),
+            dir_exact: true,
+        };
+        assert_eq!(agg.dirs.resolve(exact), via_link.into_bytes());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -622,11 +719,11 @@ mod tests {
         agg.failed.limit = 2;
         agg.deletes.limit = 1;
         for path in ["/x/a", "/x/b", "/x/a", "/x/c", "/x/d"] {
-            agg.path_result(2, -2, Some(path.into()), None, 0); // open, ENOENT
+            agg.path_result(2, -2, named(path), None, 0); // open, ENOENT
         }
-        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None, 0); // unlink
-        agg.path_result(87, 0, Some(b"/nonexistent-gh/two".to_vec()), None, 0);
-        agg.path_result(87, 0, Some(b"/nonexistent-gh/one".to_vec()), None, 0);
+        agg.path_result(87, 0, named("/nonexistent-gh/one"), None, 0); // unlink
+        agg.path_result(87, 0, named("/nonexistent-gh/two"), None, 0);
+        agg.path_result(87, 0, named("/nonexistent-gh/one"), None, 0);
         assert_eq!(
             agg.omitted(),
             vec![("filesystem.deletes", 1), ("filesystem.failed", 2)]

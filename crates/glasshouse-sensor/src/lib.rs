@@ -614,7 +614,7 @@ fn drain(mut ring: RingBuf<MapData>, mut agg: Aggregator, stop: &StopSignal) -> 
             agg.push_raw(&item);
             taken += 1;
             // A ring that never empties still ends a batch now and then.
-            if taken % 4096 == 0 {
+            if taken.is_multiple_of(4096) {
                 agg.end_batch();
             }
         }

@@ -45,15 +45,20 @@ struct scratch {
     char path[GH_PATH_MAX * 2];
 };
 
+/* A thread's entry. `gen` comes first: user space writes the command's first entry itself. */
 struct inflight {
-    __u64 args[6];
+    __u32 gen;    /* the run that made it: an entry left by an earlier run is not of this tree */
     __u32 nr;
     __u32 active;
+    __u32 pad;
+    __u64 args[6];
 };
 
 struct seen_key {
+    __u32 gen;
     __u32 tgid;
     __u32 access;
+    __u32 pad;
     __u64 dentry;
     __u64 mnt;
     __u64 parent;
@@ -77,6 +82,26 @@ struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
+
+/* The run the programs serve now. A program set stays loaded between runs, and every run takes a
+ * new generation: per-thread entries and dedup keys of an earlier run then match nothing. */
+struct run_state {
+    __u32 gen;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct run_state);
+} run SEC(".maps");
+
+static __always_inline __u32 current_gen(void)
+{
+    __u32 zero = 0;
+    struct run_state *r = bpf_map_lookup_elem(&run, &zero);
+    return r ? r->gen : 0;
+}
 
 /* One scratch area per CPU; max_entries is set to the number of possible CPUs by the loader. */
 struct {
@@ -106,6 +131,7 @@ struct {
 } seen SEC(".maps");
 
 struct net_key {
+    __u32 gen;
     __u32 tgid;
     __u32 nr;
     __s64 ret;
@@ -436,7 +462,10 @@ int BPF_PROG(gh_fork, struct task_struct *parent, struct task_struct *child)
         }
     }
     /* The child has not run yet: its syscalls are followed from its first one. */
-    if (!bpf_task_storage_get(&inflight, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+    struct inflight *entry = bpf_task_storage_get(&inflight, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (entry)
+        entry->gen = current_gen();
+    else
         stat_inc(GH_STAT_TRACK_FULL);
     if (ctgid == ptgid)
         return 0;
@@ -540,7 +569,7 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
 {
     struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-    if (!in)
+    if (!in || in->gen != current_gen())
         return 0; /* not a thread of the tree */
     __u32 nr = (__u32)id;
     if (nr < GH_MAX_SYSCALLS) {
@@ -597,6 +626,7 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
     /* Two opens share a key only when they name the same path: same dentry under the same
      * parent with the same name, on the same mount, bound to the same inode. */
     struct seen_key key = {
+        .gen = current_gen(),
         .tgid = bpf_get_current_pid_tgid() >> 32,
         .access = access,
         .dentry = (__u64)p.dentry,
@@ -763,6 +793,7 @@ __noinline int gh_report_destination(__u64 call, long ret, __u64 sk_addr, __u64 
     if (!uaddr || addr_len == 0)
         return 0; /* a send on a connected socket: its destination was reported at connect */
     struct net_key key = {
+        .gen = current_gen(),
         .tgid = tgid,
         .nr = nr,
         .ret = ret >= 0 ? 0 : ret, /* one report per destination and outcome, not per size */
@@ -1111,7 +1142,7 @@ int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
 {
     struct task_struct *task = bpf_get_current_task_btf();
     struct inflight *slot = bpf_task_storage_get(&inflight, task, 0, 0);
-    if (!slot || !slot->active)
+    if (!slot || !slot->active || slot->gen != current_gen())
         return 0;
     slot->active = 0;
     struct inflight in = *slot;

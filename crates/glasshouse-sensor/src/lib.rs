@@ -10,10 +10,11 @@
 mod aggregate;
 pub mod event;
 mod net;
+mod pool;
 mod relocated;
 
 use aggregate::Aggregator;
-use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, RingBuf};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuValues, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
 use glasshouse_receipt::{
@@ -84,6 +85,9 @@ pub enum SensorError {
     /// `GLASSHOUSE_CAPTURE_ARGV` has a value glasshouse does not know.
     #[error("GLASSHOUSE_CAPTURE_ARGV={0:?} is not understood: use 0, 1 or force")]
     BadArgvSetting(String),
+    /// `GLASSHOUSE_KEEP_PROGRAMS` has a value glasshouse does not know.
+    #[error("GLASSHOUSE_KEEP_PROGRAMS={0:?} is not understood: use 1 (keep loaded programs for later runs, the default) or 0")]
+    BadKeepSetting(String),
     /// The kernel refused to load the object.
     #[error("the kernel refused the eBPF sensor: {0}")]
     Load(String),
@@ -150,16 +154,31 @@ pub struct SensorOptions {
     pub bpf_dir: Option<PathBuf>,
     /// `GLASSHOUSE_CAPTURE_ARGV`.
     pub argv: ArgvSetting,
+    /// Whether loaded programs are kept for later runs (`GLASSHOUSE_KEEP_PROGRAMS`, on unless
+    /// `0`).
+    pub keep_programs: bool,
 }
 
 impl SensorOptions {
-    /// Options from `GLASSHOUSE_BPF_DIR` and `GLASSHOUSE_CAPTURE_ARGV`.
+    /// Options from `GLASSHOUSE_BPF_DIR`, `GLASSHOUSE_CAPTURE_ARGV` and
+    /// `GLASSHOUSE_KEEP_PROGRAMS`.
     pub fn from_env() -> Result<Self, SensorError> {
         let argv = std::env::var("GLASSHOUSE_CAPTURE_ARGV").ok();
+        let keep = std::env::var("GLASSHOUSE_KEEP_PROGRAMS").ok();
         Ok(Self {
             bpf_dir: std::env::var_os("GLASSHOUSE_BPF_DIR").map(PathBuf::from),
             argv: ArgvSetting::parse(argv.as_deref())?,
+            keep_programs: parse_keep_programs(keep.as_deref())?,
         })
+    }
+}
+
+/// `GLASSHOUSE_KEEP_PROGRAMS`: unset or `1` keeps loaded programs for later runs, `0` does not.
+fn parse_keep_programs(value: Option<&str>) -> Result<bool, SensorError> {
+    match value.map(str::trim) {
+        None | Some("") | Some("1") | Some("on") | Some("true") => Ok(true),
+        Some("0") | Some("off") | Some("false") => Ok(false),
+        Some(other) => Err(SensorError::BadKeepSetting(other.to_owned())),
     }
 }
 
@@ -181,8 +200,8 @@ pub struct Observations {
 
 /// A running sensor.
 pub struct Sensor {
-    /// Owns the programs and their links: dropping it detaches every hook.
-    ebpf: Option<Ebpf>,
+    /// Owns the attached programs: dropping it detaches every hook.
+    programs: Option<Attached>,
     tracked: Map,
     syscall_counts: Map,
     uring_ops: Map,
@@ -192,52 +211,83 @@ pub struct Sensor {
     /// that `threads_fd` stays open for the tracking hook.
     _threads: Map,
     threads_fd: RawFd,
-    /// The size of one entry of `_threads`, as the kernel has it.
-    thread_entry_size: usize,
+    /// An entry of `_threads` for the command's first thread: as long as the kernel's entries,
+    /// stamped with this run's generation.
+    first_thread_entry: Vec<u8>,
     root_ppid: u32,
     hooks: Vec<HookStatus>,
     argv_capture: ArgvCapture,
     stop: Arc<StopSignal>,
     drain: Option<JoinHandle<Aggregator>>,
+    /// The kept program set this run holds, released after the run's last read of its maps.
+    _slot: Option<pool::Slot>,
 }
 
-fn running_on_wsl() -> bool {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|r| {
-            let r = r.to_ascii_lowercase();
-            r.contains("microsoft") || r.contains("wsl")
-        })
-        .unwrap_or(false)
+/// The programs a run has attached.
+enum Attached {
+    /// Loaded by this run; the object may also have been pinned for later runs.
+    Object(Ebpf),
+    /// A kept set's programs, held for their links.
+    Pinned { _programs: Vec<BtfTracePoint> },
 }
 
-impl Sensor {
-    /// Loads the object, attaches every hook it can and starts draining. The tree is empty
-    /// until a process registers itself through [`Sensor::tracking_hook`].
-    pub fn start(options: &SensorOptions, root_ppid: u32) -> Result<Self, SensorError> {
-        if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
-            return Err(SensorError::NoBtf);
+/// The loaded sensor as a run uses it: attached programs and the maps user space touches.
+struct Kernel {
+    programs: Attached,
+    hooks: Vec<HookStatus>,
+    /// By name, in the order of [`pool::PINNED_MAPS`].
+    maps: BTreeMap<&'static str, Map>,
+    /// The ring buffer, when it is already mapped (a kept set's, emptied).
+    ring: Option<RingBuf<MapData>>,
+}
+
+impl Kernel {
+    fn take_map(&mut self, name: &str) -> Result<Map, SensorError> {
+        self.maps
+            .remove(name)
+            .ok_or_else(|| SensorError::Load(format!("the object has no map {name:?}")))
+    }
+
+    /// A set kept by an earlier run, attached after its state is reset for this run.
+    fn from_pins(slot: &pool::Slot) -> Result<Self, String> {
+        let mut maps = BTreeMap::new();
+        for name in pool::PINNED_MAPS {
+            let data = MapData::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            let map = Map::from_map_data(data).map_err(|e| error_chain(&e))?;
+            maps.insert(*name, map);
         }
+        let ring = reset(&mut maps).map_err(|e| format!("resetting the kept set: {e}"))?;
+        let mut programs = Vec::new();
+        let mut hooks = Vec::new();
+        for (name, tracepoint) in HOOKS {
+            // A kept set is attached whole or not at all: on any failure the run loads afresh
+            // and reports what that load could attach.
+            let mut program =
+                BtfTracePoint::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            program.attach().map_err(|e| error_chain(&e))?;
+            hooks.push(HookStatus::new(format!("tp_btf/{tracepoint}"), true, None));
+            programs.push(program);
+        }
+        Ok(Self {
+            programs: Attached::Pinned {
+                _programs: programs,
+            },
+            hooks,
+            maps,
+            ring: Some(ring),
+        })
+    }
+
+    /// Loads the object and attaches its programs.
+    fn load(object: &[u8], cpus: u32, capture: bool) -> Result<Self, SensorError> {
         // The kernel's BTF names the tracepoints the programs attach to. aya's loader parses a
         // copy of its own when it is created; parse ours alongside it.
         let btf_parse = std::thread::spawn(Btf::from_sys_fs);
-        let object: std::borrow::Cow<'_, [u8]> = match &options.bpf_dir {
-            Some(dir) => {
-                let path = dir.join(OBJECT_NAME);
-                std::fs::read(&path)
-                    .map(Into::into)
-                    .map_err(|source| SensorError::Object { path, source })?
-            }
-            None => EMBEDDED_OBJECT.into(),
-        };
-        let (capture, note) = options.argv.decide(running_on_wsl());
-        let argv_capture = ArgvCapture::new(options.argv.name(), capture, note);
-        let cpus =
-            aya::util::nr_cpus().map_err(|(what, e)| SensorError::Load(format!("{what}: {e}")))?;
-        let load = |bytes: &[u8]| load_object(bytes, cpus as u32, capture.into());
+        let load = |bytes: &[u8]| load_object(bytes, cpus, capture.into());
 
         // An object relocated for this boot by an earlier run loads without relocating again.
         let cache = std::path::Path::new(relocated::CACHE_DIR);
-        let key = relocated::cache_key(&object);
+        let key = relocated::cache_key(object);
         let cached = key.as_deref().and_then(|key| relocated::load(cache, key));
         let forget_cached = || {
             if let Some(key) = &key {
@@ -261,7 +311,7 @@ impl Sensor {
         let mut ebpf = match from_cache {
             Some(ebpf) => ebpf,
             None => {
-                let bytes = relocated::relocate(&object, &btf).map_err(SensorError::Load)?;
+                let bytes = relocated::relocate(object, &btf).map_err(SensorError::Load)?;
                 let ebpf = load(&bytes)?;
                 if let Some(key) = &key {
                     relocated::store(cache, key, &bytes);
@@ -303,6 +353,154 @@ impl Sensor {
             // have to wonder: it relocates afresh.
             forget_cached();
         }
+        let mut maps = BTreeMap::new();
+        for name in pool::PINNED_MAPS {
+            if let Some(map) = ebpf.take_map(name) {
+                maps.insert(*name, map);
+            }
+        }
+        Ok(Self {
+            programs: Attached::Object(ebpf),
+            hooks,
+            maps,
+            ring: None,
+        })
+    }
+
+    /// Pins every program and map of a freshly loaded object in `slot`, for later runs.
+    fn pin(&mut self, slot: &pool::Slot) -> Result<(), String> {
+        let Attached::Object(ebpf) = &mut self.programs else {
+            return Ok(());
+        };
+        for (name, _) in HOOKS {
+            let program = ebpf
+                .program_mut(name)
+                .ok_or_else(|| format!("program {name} is missing"))?;
+            program.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+        }
+        for (name, map) in &self.maps {
+            map.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Readies a kept set's maps for a new run: nothing of an earlier run may show in this one.
+/// The programs are detached while this runs, so nothing writes the maps meanwhile. Returns
+/// the emptied ring buffer.
+fn reset(maps: &mut BTreeMap<&'static str, Map>) -> Result<RingBuf<MapData>, String> {
+    let err = |e: aya::maps::MapError| error_chain(&e);
+    let events = maps.remove("events").ok_or("the set has no ring buffer")?;
+    let mut ring = RingBuf::try_from(events).map_err(err)?;
+    // Records of a run that crashed before draining them.
+    while ring.next().is_some() {}
+    // Processes of an earlier tree that are still alive are not this run's.
+    if let Some(map) = maps.get_mut("tracked") {
+        clear_hash::<u32, u64>(map).map_err(err)?;
+    }
+    for name in ["tcp_pending", "uring_pending"] {
+        if let Some(map) = maps.get_mut(name) {
+            clear_hash::<u64, u32>(map).map_err(err)?;
+        }
+    }
+    let cpus = aya::util::nr_cpus().map_err(|(what, e)| format!("{what}: {e}"))?;
+    for name in ["syscall_counts", "uring_ops", "stats"] {
+        let Some(map) = maps.get_mut(name) else {
+            continue;
+        };
+        let mut counters = PerCpuArray::<&mut MapData, u64>::try_from(map).map_err(err)?;
+        for slot in 0..counters.len() {
+            let total: u64 = counters.get(&slot, 0).map_err(err)?.iter().sum();
+            if total > 0 {
+                let zeros = PerCpuValues::try_from(vec![0u64; cpus]).map_err(|e| e.to_string())?;
+                counters.set(slot, zeros, 0).map_err(err)?;
+            }
+        }
+    }
+    Ok(ring)
+}
+
+/// Deletes every entry of a hash map.
+fn clear_hash<K: aya::Pod, V: aya::Pod>(map: &mut Map) -> Result<(), aya::maps::MapError> {
+    let mut hash = BpfHashMap::<&mut MapData, K, V>::try_from(map)?;
+    let keys: Vec<K> = hash.keys().filter_map(Result::ok).collect();
+    for key in keys {
+        hash.remove(&key)?;
+    }
+    Ok(())
+}
+
+/// Gives the run a generation of its own (see `run` in the object) and returns it.
+fn next_generation(run: &mut Map) -> Result<u32, String> {
+    let err = |e: aya::maps::MapError| format!("run: {}", error_chain(&e));
+    let mut state = aya::maps::Array::<&mut MapData, u32>::try_from(run).map_err(err)?;
+    let gen = state.get(&0, 0).map_err(err)?.wrapping_add(1).max(1);
+    state.set(0, gen, 0).map_err(err)?;
+    Ok(gen)
+}
+
+fn running_on_wsl() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| {
+            let r = r.to_ascii_lowercase();
+            r.contains("microsoft") || r.contains("wsl")
+        })
+        .unwrap_or(false)
+}
+
+impl Sensor {
+    /// Loads the object (or takes a set of its programs kept loaded by an earlier run),
+    /// attaches every hook it can and starts draining. The tree is empty until a process
+    /// registers itself through [`Sensor::tracking_hook`].
+    pub fn start(options: &SensorOptions, root_ppid: u32) -> Result<Self, SensorError> {
+        if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err(SensorError::NoBtf);
+        }
+        let object: std::borrow::Cow<'_, [u8]> = match &options.bpf_dir {
+            Some(dir) => {
+                let path = dir.join(OBJECT_NAME);
+                std::fs::read(&path)
+                    .map(Into::into)
+                    .map_err(|source| SensorError::Object { path, source })?
+            }
+            None => EMBEDDED_OBJECT.into(),
+        };
+        let (capture, note) = options.argv.decide(running_on_wsl());
+        let argv_capture = ArgvCapture::new(options.argv.name(), capture, note);
+        let cpus =
+            aya::util::nr_cpus().map_err(|(what, e)| SensorError::Load(format!("{what}: {e}")))?;
+
+        let mut slot = if options.keep_programs {
+            relocated::cache_key(&object).and_then(|key| pool::take(&pool::set_name(&key, capture)))
+        } else {
+            None
+        };
+        let program_names: Vec<&str> = HOOKS.iter().map(|(name, _)| *name).collect();
+        let mut kept = None;
+        if let Some(held) = &slot {
+            if held.is_complete(&program_names) {
+                kept = Kernel::from_pins(held).ok();
+            }
+            if kept.is_none() {
+                held.clear();
+            }
+        }
+        let mut kernel = match kept {
+            Some(kernel) => kernel,
+            None => {
+                let mut kernel = Kernel::load(&object, cpus as u32, capture)?;
+                let usable = kernel.hooks.iter().all(|h| h.attached);
+                if let Some(held) = slot.take() {
+                    if usable && kernel.pin(&held).is_ok() {
+                        slot = Some(held);
+                    } else {
+                        held.clear();
+                    }
+                }
+                kernel
+            }
+        };
+        let hooks = std::mem::take(&mut kernel.hooks);
         if hooks.iter().all(|h| !h.attached) {
             let first = hooks
                 .first()
@@ -311,32 +509,36 @@ impl Sensor {
             return Err(SensorError::NoHooks(first));
         }
         let missing = |name: &str| SensorError::Load(format!("the object has no map {name:?}"));
-        let tracked = ebpf.take_map("tracked").ok_or_else(|| missing("tracked"))?;
+        let mut run = kernel.take_map("run")?;
+        let gen = next_generation(&mut run).map_err(SensorError::Load)?;
+        let tracked = kernel.take_map("tracked")?;
         let tracked_fd = match &tracked {
             Map::HashMap(data) => data.fd().as_fd().as_raw_fd(),
             _ => return Err(missing("tracked (a hash map)")),
         };
-        let threads = ebpf
-            .take_map("inflight")
-            .ok_or_else(|| missing("inflight"))?;
-        let (threads_fd, thread_entry_size) = match &threads {
+        let threads = kernel.take_map("inflight")?;
+        let (threads_fd, first_thread_entry) = match &threads {
             Map::Unsupported(data) => {
                 let info = data
                     .info()
                     .map_err(|e| SensorError::Load(format!("inflight: {e}")))?;
-                (data.fd().as_fd().as_raw_fd(), info.value_size() as usize)
+                let mut entry = vec![0u8; info.value_size() as usize];
+                // `gen` is the entry's first field.
+                if let Some(head) = entry.get_mut(..4) {
+                    head.copy_from_slice(&gen.to_ne_bytes());
+                }
+                (data.fd().as_fd().as_raw_fd(), entry)
             }
             _ => return Err(missing("inflight (task storage)")),
         };
-        let syscall_counts = ebpf
-            .take_map("syscall_counts")
-            .ok_or_else(|| missing("syscall_counts"))?;
-        let stats = ebpf.take_map("stats").ok_or_else(|| missing("stats"))?;
-        let uring_ops = ebpf
-            .take_map("uring_ops")
-            .ok_or_else(|| missing("uring_ops"))?;
-        let events = ebpf.take_map("events").ok_or_else(|| missing("events"))?;
-        let ring = RingBuf::try_from(events).map_err(|e| SensorError::Load(e.to_string()))?;
+        let syscall_counts = kernel.take_map("syscall_counts")?;
+        let stats = kernel.take_map("stats")?;
+        let uring_ops = kernel.take_map("uring_ops")?;
+        let ring = match kernel.ring.take() {
+            Some(ring) => ring,
+            None => RingBuf::try_from(kernel.take_map("events")?)
+                .map_err(|e| SensorError::Load(e.to_string()))?,
+        };
         let stop = Arc::new(StopSignal::new()?);
         let drain = {
             let stop = Arc::clone(&stop);
@@ -346,7 +548,7 @@ impl Sensor {
                 .map_err(|e| SensorError::Load(format!("cannot start the drain thread: {e}")))?
         };
         Ok(Self {
-            ebpf: Some(ebpf),
+            programs: Some(kernel.programs),
             tracked,
             syscall_counts,
             uring_ops,
@@ -354,12 +556,13 @@ impl Sensor {
             tracked_fd,
             _threads: threads,
             threads_fd,
-            thread_entry_size,
+            first_thread_entry,
             root_ppid,
             hooks,
             argv_capture,
             stop,
             drain: Some(drain),
+            _slot: slot,
         })
     }
 
@@ -369,8 +572,8 @@ impl Sensor {
     pub fn tracking_hook(&self) -> Box<dyn FnMut() -> std::io::Result<()> + Send + Sync> {
         let (tracked, threads) = (self.tracked_fd, self.threads_fd);
         // Allocated here, in the parent: the hook itself must not allocate.
-        let empty_entry = vec![0u8; self.thread_entry_size];
-        Box::new(move || track_self(tracked, threads, &empty_entry))
+        let entry = self.first_thread_entry.clone();
+        Box::new(move || track_self(tracked, threads, &entry))
     }
 
     /// Processes of the tree that have not exited yet.
@@ -386,7 +589,7 @@ impl Sensor {
     pub fn finish(mut self, root: Option<u32>, ended: &[u32], linger_ms: u64) -> Observations {
         // Detach first (dropping the programs drops their links) so no event arrives after
         // the final drain.
-        drop(self.ebpf.take());
+        drop(self.programs.take());
         self.stop.raise();
         let mut agg = self
             .drain
@@ -631,8 +834,8 @@ fn drain(mut ring: RingBuf<MapData>, mut agg: Aggregator, stop: &StopSignal) -> 
 }
 
 /// Adds the calling process to the `tracked` map and gives its (only) thread an entry in the
-/// per-thread task storage, `empty_entry`, through raw bpf(2) calls.
-fn track_self(tracked_fd: RawFd, threads_fd: RawFd, empty_entry: &[u8]) -> std::io::Result<()> {
+/// per-thread task storage, `entry`, through raw bpf(2) calls.
+fn track_self(tracked_fd: RawFd, threads_fd: RawFd, entry: &[u8]) -> std::io::Result<()> {
     // SAFETY: getpid/getppid have no preconditions and are async-signal-safe.
     let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid() as u64) };
     map_update(tracked_fd, &(pid as u32), &ppid)?;
@@ -644,7 +847,7 @@ fn track_self(tracked_fd: RawFd, threads_fd: RawFd, empty_entry: &[u8]) -> std::
         return Err(std::io::Error::last_os_error());
     }
     let pidfd = pidfd as i32;
-    let result = map_update(threads_fd, &pidfd, empty_entry);
+    let result = map_update(threads_fd, &pidfd, entry);
     // SAFETY: pidfd is a descriptor this function opened and nothing else uses.
     unsafe { libc::close(pidfd) };
     result

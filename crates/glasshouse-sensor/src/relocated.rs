@@ -105,7 +105,7 @@ pub(crate) fn cache_key(object: &[u8]) -> Option<String> {
 
 /// A cache directory that only this user can write, created when missing; `None` when `dir`
 /// cannot be used safely.
-fn usable_dir(dir: &Path) -> Option<&Path> {
+pub(crate) fn usable_dir(dir: &Path) -> Option<&Path> {
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .mode(0o700)

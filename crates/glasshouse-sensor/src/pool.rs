@@ -1,0 +1,159 @@
+//! Program sets that stay loaded between runs: loaded and verified by the first run of a boot,
+//! pinned in a BPF file system, attached only while a run holds one.
+//!
+//! Loading costs tens of milliseconds (kernel BTF parsing, map creation, verification), which is
+//! most of a short command's run. A set is a directory of pins under [`PIN_ROOT`] holding one
+//! copy of every program and of the maps user space reads. A run holds a set with an exclusive
+//! `flock` on its directory, so two runs never share maps; a run that finds every set busy makes
+//! one more (up to [`MAX_SETS`], then it loads programs of its own that are not kept). The lock
+//! dies with its process, so a crashed run frees its set, and the next holder resets the set's
+//! state before attaching (see `Sensor::start`).
+
+use nix::fcntl::{Flock, FlockArg};
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+
+/// The BPF file system that holds the sets: glasshouse's own instance, mounted on first use.
+pub(crate) const PIN_ROOT: &str = "/run/glasshouse/bpf";
+
+/// Sets kept per object at most: as many runs at once start without loading.
+pub(crate) const MAX_SETS: u32 = 4;
+
+/// The maps of a set that user space opens; every program is pinned too.
+pub(crate) const PINNED_MAPS: &[&str] = &[
+    "tracked",
+    "inflight",
+    "events",
+    "syscall_counts",
+    "uring_ops",
+    "stats",
+    "tcp_pending",
+    "uring_pending",
+    "run",
+];
+
+/// A set's directory, held by this run until dropped.
+pub(crate) struct Slot {
+    dir: PathBuf,
+    /// The directory, open and locked.
+    _lock: Flock<std::fs::File>,
+}
+
+impl Slot {
+    /// Where the program or map `name` of this set is pinned.
+    pub(crate) fn pin(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Whether every object of a set is pinned here (a run that died while pinning leaves a
+    /// partial set).
+    pub(crate) fn is_complete(&self, programs: &[&str]) -> bool {
+        programs
+            .iter()
+            .chain(PINNED_MAPS)
+            .all(|name| self.pin(name).exists())
+    }
+
+    /// Unpins everything in the set, which unloads it once no run uses it.
+    pub(crate) fn clear(&self) {
+        clear_dir(&self.dir);
+    }
+}
+
+fn clear_dir(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let _ = std::fs::remove_file(entry.path());
+    }
+}
+
+/// The name of the sets of the object whose relocation is kept as `object_key`, loaded with
+/// argv capture on or off (a load-time constant of the programs).
+pub(crate) fn set_name(object_key: &str, capture_argv: bool) -> String {
+    let digest = object_key
+        .trim_start_matches("core-")
+        .trim_end_matches(".o");
+    let short = digest.get(..32).unwrap_or(digest);
+    format!("{short}-argv{}", u8::from(capture_argv))
+}
+
+/// A free set for objects named `key`, created empty when every existing one is busy; `None`
+/// when no set can be held (no BPF file system, all [`MAX_SETS`] busy).
+pub(crate) fn take(key: &str) -> Option<Slot> {
+    let root = mounted_root()?;
+    let sets = root.join(key);
+    make_private_dir(&sets)?;
+    for n in 0..MAX_SETS {
+        let dir = sets.join(n.to_string());
+        if !dir.exists() {
+            // Another run may create it at the same moment: whoever locks it first has it.
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+            if n == 0 {
+                remove_other_keys(&root, key);
+            }
+        }
+        let Ok(file) = std::fs::File::open(&dir) else {
+            continue;
+        };
+        if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            return Some(Slot { dir, _lock: lock });
+        }
+    }
+    None
+}
+
+/// glasshouse's BPF file system, mounted when it is not yet.
+fn mounted_root() -> Option<PathBuf> {
+    use nix::sys::statfs::{statfs, BPF_FS_MAGIC};
+    let root = PathBuf::from(PIN_ROOT);
+    let is_bpffs = |p: &Path| statfs(p).is_ok_and(|s| s.filesystem_type() == BPF_FS_MAGIC);
+    if is_bpffs(&root) {
+        return Some(root);
+    }
+    let parent = crate::relocated::usable_dir(root.parent()?)?;
+    make_private_dir(&root)?;
+    // Runs starting together must not mount twice (the second mount would hide the first).
+    let parent_lock =
+        Flock::lock(std::fs::File::open(parent).ok()?, FlockArg::LockExclusive).ok()?;
+    if !is_bpffs(&root) {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            Some("bpf"),
+            &root,
+            Some("bpf"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=0700"),
+        )
+        .ok()?;
+    }
+    drop(parent_lock);
+    is_bpffs(&root).then_some(root)
+}
+
+fn make_private_dir(dir: &Path) -> Option<()> {
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new().mode(0o700).create(dir).ok()?;
+    }
+    Some(())
+}
+
+/// Unloads the sets of other objects (an earlier glasshouse, another kernel object) that no run
+/// holds: each costs kernel memory for as long as it is pinned.
+fn remove_other_keys(root: &Path, key: &str) {
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        if entry.file_name() == key {
+            continue;
+        }
+        let sets = entry.path();
+        for set in std::fs::read_dir(&sets).into_iter().flatten().flatten() {
+            let dir = set.path();
+            let Ok(file) = std::fs::File::open(&dir) else {
+                continue;
+            };
+            if let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                clear_dir(&dir);
+                let _ = std::fs::remove_dir(&dir);
+            }
+        }
+        let _ = std::fs::remove_dir(&sets);
+    }
+}

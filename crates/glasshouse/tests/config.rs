@@ -1,6 +1,7 @@
 //! End-to-end tests of configuration and policy: `GLASSHOUSE_BPF_DIR`, `GLASSHOUSE_CAPTURE_ARGV`,
-//! `run --policy` / `--enforce-exit`, `policy check`, and a snapshot of a whole receipt of a
-//! program that does known things, with its volatile fields masked. These load real eBPF.
+//! `GLASSHOUSE_KEEP_PROGRAMS`, `run --policy` / `--enforce-exit`, `policy check`, and a snapshot
+//! of a whole receipt of a program that does known things, with its volatile fields masked.
+//! These load real eBPF.
 
 mod common;
 
@@ -81,6 +82,20 @@ fn unknown_capture_argv_value_exits_125() {
         .unwrap();
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("GLASSHOUSE_CAPTURE_ARGV"));
+    assert!(!dir.path().join("marker").exists());
+}
+
+#[test]
+fn unknown_keep_programs_value_exits_125() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = glasshouse(dir.path())
+        .env("GLASSHOUSE_KEEP_PROGRAMS", "sometimes")
+        .args(["run", "--profile", "host", "--", "touch", "marker"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("GLASSHOUSE_KEEP_PROGRAMS"), "{stderr}");
     assert!(!dir.path().join("marker").exists());
 }
 

@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{mkdir, os, path_of, real_path, List, Sandbox, Suite, Testers};
+use common::{kill_if_ours, mkdir, os, path_of, real_path, touch, List, Sandbox, Suite, Testers};
 use glasshouse_receipt::OsText;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -55,13 +55,6 @@ fn bytes_of(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
 }
 
-fn touch(path: &Path) {
-    if let Some(dir) = path.parent() {
-        mkdir(dir);
-    }
-    fs::write(path, b"ground truth\n").unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
-
 fn symlink(target: &str, link: &Path) {
     std::os::unix::fs::symlink(target, link)
         .unwrap_or_else(|e| panic!("symlink {} -> {target}: {e}", link.display()));
@@ -69,15 +62,7 @@ fn symlink(target: &str, link: &Path) {
 
 /// Waits until `path` exists, failing after the suite's wait deadline.
 fn wait_for_file(path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < SUITE.wait_deadline,
-            "{} did not appear",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_for_file(path, SUITE.wait_deadline);
 }
 
 /// Standard base64 decoding (written here so the check does not depend on the product's codec).
@@ -99,18 +84,6 @@ fn base64_decode(text: &str) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Sends SIGKILL to `pid` only when its command line contains `marker` (so a reused pid that
-/// is not ours is never touched).
-fn kill_if_ours(pid: u32, marker: &[u8]) -> bool {
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if cmdline.windows(marker.len()).any(|w| w == marker) {
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        return true;
-    }
-    false
 }
 
 /// Ends a process the test started directly, whatever happens to the test.

@@ -59,12 +59,14 @@ pub fn validator() -> &'static jsonschema::Validator {
 }
 
 /// A `glasshouse` command run in `dir`, without the environment variables that change what
-/// glasshouse records (`GLASSHOUSE_CAPTURE_ARGV`, `GLASSHOUSE_BPF_DIR`).
+/// glasshouse records or how it loads its sensor (`GLASSHOUSE_CAPTURE_ARGV`,
+/// `GLASSHOUSE_BPF_DIR`, `GLASSHOUSE_KEEP_PROGRAMS`).
 pub fn glasshouse(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .env_remove("GLASSHOUSE_CAPTURE_ARGV")
-        .env_remove("GLASSHOUSE_BPF_DIR");
+        .env_remove("GLASSHOUSE_BPF_DIR")
+        .env_remove("GLASSHOUSE_KEEP_PROGRAMS");
     cmd
 }
 
@@ -379,6 +381,39 @@ impl Sandbox {
     }
 }
 
+/// Writes a small file at `path`, making its directory.
+pub fn touch(path: &Path) {
+    if let Some(dir) = path.parent() {
+        mkdir(dir);
+    }
+    fs::write(path, b"ground truth\n").unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Waits until `path` exists, failing after `deadline`.
+pub fn wait_for_file(path: &Path, deadline: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < deadline,
+            "{} did not appear",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends SIGKILL to `pid` only when its command line contains `marker` (so a reused pid that
+/// is not ours is never touched).
+pub fn kill_if_ours(pid: u32, marker: &[u8]) -> bool {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if cmdline.windows(marker.len()).any(|w| w == marker) {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        return true;
+    }
+    false
+}
+
 /// A glasshouse process started by a test.
 pub struct Running {
     child: Child,
@@ -393,6 +428,25 @@ impl Running {
     /// glasshouse's pid.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Direct children of glasshouse (the command it started).
+    pub fn children(&self) -> Vec<u32> {
+        let pid = self.pid();
+        fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("glasshouse's tasks")
+            .flatten()
+            .map(|task| fs::read_to_string(task.path().join("children")).unwrap_or_default())
+            .collect::<String>()
+            .split_whitespace()
+            .map(|p| p.parse().expect("a pid"))
+            .collect()
+    }
+
+    /// Ends glasshouse itself with SIGKILL, as a crash would, leaving its tree running.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits (at most `deadline`) for glasshouse to exit, then reads and checks its receipt

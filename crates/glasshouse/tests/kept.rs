@@ -1,0 +1,201 @@
+//! Program sets kept loaded between runs (`/run/glasshouse/bpf`): a run that takes a set an
+//! earlier run used must see nothing of that run, and runs at the same time must not see each
+//! other. These load real eBPF and fail without it.
+//!
+//! The tests of this binary run one at a time (a lock): with no other run of this binary
+//! holding a set, a run takes the lowest-numbered free set, so the run after a crashed one
+//! takes the very set the crashed run held. Processes are ended only by pid, after checking
+//! that their command line carries this test's marker path.
+
+mod common;
+
+use common::{kill_if_ours, touch, wait_for_file, List, Running, Sandbox, Suite, Testers};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static SUITE: Suite = Suite {
+    prefix: "gh-kept-",
+    run_deadline: Duration::from_secs(120),
+    wait_deadline: Duration::from_secs(30),
+    extra_hooks: &[],
+};
+
+static PROGRAMS: Testers = Testers::new(
+    "programs",
+    "kept-programs",
+    &["-O1", "-Wall", "-Wextra", "-pthread"],
+    &[],
+);
+
+/// One test at a time (see the module's comment).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `busy MARKER READY` under glasshouse: opens MARKER in a loop until it is killed.
+fn start_busy(s: &Sandbox, receipt: &str, marker: &Path, ready: &Path) -> Running {
+    touch(marker);
+    let running = s.start(
+        receipt,
+        &[],
+        &[],
+        &[
+            PROGRAMS.path("busy").as_os_str(),
+            marker.as_os_str(),
+            ready.as_os_str(),
+        ],
+    );
+    wait_for_file(ready, SUITE.wait_deadline);
+    running
+}
+
+/// Ends a `busy` tester (by pid, when its command line names `marker`) when dropped.
+struct Busy {
+    pid: u32,
+    marker: PathBuf,
+}
+
+impl Busy {
+    fn alive(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        kill_if_ours(self.pid, self.marker.as_os_str().as_bytes());
+    }
+}
+
+fn only_child(running: &Running) -> u32 {
+    let children = running.children();
+    assert_eq!(children.len(), 1, "glasshouse's children: {children:?}");
+    children[0]
+}
+
+/// A run is killed (SIGKILL, as in a crash) while its tree keeps opening a file, so its set is
+/// left with the tree's thread entries, its tracked process and undrained events. The next run
+/// takes that set and must record its own command only: not one open of the leftover process
+/// (which goes on the whole time), not its process, and syscall counts of its own size.
+#[test]
+fn the_run_after_a_crash_sees_nothing_of_the_crashed_runs_tree() {
+    let _serial = serial();
+    let s = Sandbox::new(&SUITE);
+    let marker = s.w("left-behind");
+    let crashed = start_busy(&s, "crashed.json", &marker, &s.w("ready"));
+    let busy = Busy {
+        pid: only_child(&crashed),
+        marker: marker.clone(),
+    };
+    crashed.crash();
+    assert!(busy.alive(), "the crashed run's tree keeps running");
+
+    let mine = s.w("mine");
+    touch(&mine);
+    let run = s.run_as("next.json", &[OsStr::new("/bin/cat"), mine.as_os_str()]);
+    run.assert_exit(0);
+    assert!(
+        busy.alive(),
+        "the leftover process ran during the whole run"
+    );
+    assert_eq!(
+        run.anything_under(&s.work),
+        vec![mine.clone()],
+        "only the command's own file, nothing of the leftover process\n{}",
+        run.excerpt()
+    );
+    assert_eq!(
+        run.under(List::Reads, &s.work),
+        BTreeSet::from([mine]),
+        "{}",
+        run.excerpt()
+    );
+    let pids: Vec<u32> = run.receipt.process_tree.iter().map(|p| p.pid).collect();
+    assert!(
+        !pids.contains(&busy.pid),
+        "the leftover process {} is not in this run's tree: {pids:?}",
+        busy.pid
+    );
+    assert_eq!(pids.len(), 1, "cat alone: {pids:?}");
+    // cat opens a few dozen files at most; the leftover opens thousands a second.
+    let openat = run
+        .receipt
+        .syscalls
+        .counts
+        .get("openat")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        (1..200).contains(&openat),
+        "openat count {openat} is cat's own\n{}",
+        run.excerpt()
+    );
+    assert!(run.receipt.sensor.as_ref().is_some_and(|c| c.complete));
+}
+
+/// Two runs at the same time hold two sets: each records its own command and nothing of the
+/// other's, though both run the whole time.
+#[test]
+fn runs_at_the_same_time_do_not_see_each_other() {
+    let _serial = serial();
+    let s = Sandbox::new(&SUITE);
+    let marker = s.w("first-run");
+    let first = start_busy(&s, "first.json", &marker, &s.w("ready"));
+    let busy = Busy {
+        pid: only_child(&first),
+        marker: marker.clone(),
+    };
+
+    let mine = s.w("second-run");
+    touch(&mine);
+    let second = s.run_as("second.json", &[OsStr::new("/bin/cat"), mine.as_os_str()]);
+    second.assert_exit(0);
+    assert!(busy.alive(), "the first run was active during the second");
+    assert_eq!(
+        second.anything_under(&s.work),
+        vec![mine.clone()],
+        "{}",
+        second.excerpt()
+    );
+
+    drop(busy); // ends the first run's command
+    let first = first.finish(SUITE.run_deadline);
+    assert_eq!(first.status.code(), Some(128 + libc::SIGKILL));
+    let seen: BTreeSet<PathBuf> = first.anything_under(&s.work).into_iter().collect();
+    assert!(seen.contains(&marker), "{}", first.excerpt());
+    assert!(!seen.contains(&mine), "{}", first.excerpt());
+}
+
+/// `GLASSHOUSE_KEEP_PROGRAMS=0` loads programs for the one run; what is recorded is the same.
+#[test]
+fn programs_loaded_for_one_run_record_the_same() {
+    let _serial = serial();
+    let s = Sandbox::new(&SUITE);
+    let file = s.w("file");
+    touch(&file);
+    let cmd = [OsStr::new("/bin/cat"), file.as_os_str()];
+    let kept = s.run_as("kept.json", &cmd);
+    let own = s
+        .start("own.json", &[], &[("GLASSHOUSE_KEEP_PROGRAMS", "0")], &cmd)
+        .finish(SUITE.run_deadline);
+    for run in [&kept, &own] {
+        run.assert_exit(0);
+        assert_eq!(
+            run.anything_under(&s.work),
+            vec![file.clone()],
+            "{}",
+            run.excerpt()
+        );
+    }
+    assert_eq!(kept.receipt.filesystem.reads, own.receipt.filesystem.reads);
+    assert_eq!(
+        kept.receipt.syscalls.counts.get("openat"),
+        own.receipt.syscalls.counts.get("openat")
+    );
+}

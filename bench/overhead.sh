@@ -11,8 +11,9 @@
 #      (parts 1 and 2 also report the loop's own ns per iteration: see bench/openclose.c)
 #   3. tar round trip of a generated tree, gcc -O2 of a small C file, git init+add+commit of the
 #      tree: untraced / traced / strace -f
-#   4. `glasshouse run --profile host -- true` vs `true` vs `glasshouse run -- true` (10 runs),
-#      and where the start-up goes (CPU time; verifier time per program, from strace -T)
+#   4. `glasshouse run --profile host -- true` vs `true` vs `glasshouse run -- true` vs the same
+#      traced run loading its own programs instead of a kept set (10 runs), and where the
+#      start-up goes (CPU time; verifier time per program, from strace -T)
 #   5. peak RSS of glasshouse, receipt size and sensor coverage on ~1M failure events
 #   6. (BENCH_BPF_STATS=1) kernel-side ns per run of gh_sys_enter/gh_sys_exit, in a separate run
 #
@@ -117,9 +118,15 @@ gt() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv
 py() { python3 -c "$@"; }
 
 # How many programs named gh_sys_enter are loaded now (sensors of glasshouse runs).
-loaded_sensors() {
+loaded_sensors() { # glasshouse sensors attached now (kept sets lie detached between runs)
     if have bpftool; then
-        bpftool prog show 2>/dev/null | grep -c ' name gh_sys_enter ' || true
+        py '
+import json, subprocess
+def show(what):
+    out = subprocess.run(["bpftool", what, "show", "-j"], capture_output=True, text=True).stdout
+    return json.loads(out or "[]")
+ids = {p["id"] for p in show("prog") if p.get("name") == "gh_sys_enter"}
+print(sum(1 for link in show("link") if link.get("prog_id") in ids))'
     else
         echo "?"
     fi
@@ -463,14 +470,17 @@ check_no_foreign_sensor "part 4"
 def true_bare "" "$TRUE_BIN"
 def true_plain "" "$GH" run -- "$TRUE_BIN"
 tdef true_traced "" true "$TRUE_BIN"
-rounds "$TRUE_RUNS" true_bare true_plain true_traced
+# A run that loads its own programs (the first run of a boot does; so does every run with
+# GLASSHOUSE_KEEP_PROGRAMS=0) instead of taking a kept set.
+def true_loaded "" env GLASSHOUSE_KEEP_PROGRAMS=0 "$GH" run --profile host -q --receipt "$T/r/true-loaded.json" -- "$TRUE_BIN"
+rounds "$TRUE_RUNS" true_bare true_plain true_traced true_loaded
 COV[true]=$(cov "$T/r/true.json")
-# Where the start-up goes: CPU of one traced `true`, and the time of each bpf(BPF_PROG_LOAD) (the
-# kernel's verifier) as strace -T sees it (strace slows the rest down; the verifier time is the
-# kernel's own).
+# Where the start-up goes: CPU of one traced `true` (kept set), and, for a run that loads, the
+# time of each bpf(BPF_PROG_LOAD) (the kernel's verifier) as strace -T sees it (strace slows the
+# rest down; the verifier time is the kernel's own).
 /usr/bin/time -f '%e %U %S' -o "$T/time4.txt" "$GH" run --profile host -q --receipt "$T/r/true2.json" -- "$TRUE_BIN"
 read -r wall4 usr4 sys4 <"$T/time4.txt"
-strace -f -T -e trace=bpf -o "$T/startup.strace" "$GH" run --profile host -q --receipt "$T/r/true3.json" -- "$TRUE_BIN"
+GLASSHOUSE_KEEP_PROGRAMS=0 strace -f -T -e trace=bpf -o "$T/startup.strace" "$GH" run --profile host -q --receipt "$T/r/true3.json" -- "$TRUE_BIN"
 STARTUP_INFO=$(py '
 import re, sys
 loads, other, n_other = [], 0.0, 0
@@ -701,8 +711,8 @@ echo "   ratio: of the medians; paired: median over rounds of traced/untraced wi
 echo "   drift between rounds); the verdict uses the paired ratio"
 echo "   part 2: 'untraced' = no glasshouse running; 'traced' = a traced sleep running; the loop itself is never traced"
 echo "   excl.s-up: (traced - $(ms "$STARTUP") ms of start-up, from part 4) / untraced, shown when untraced > start-up"
-printf '4. true, median of %d: true %s ms; glasshouse run -- true %s ms; glasshouse run --profile host -- true %s ms (%s)\n' \
-    "$TRUE_RUNS" "$(ms "${MED[true_bare]}")" "$(ms "${MED[true_plain]}")" "$(ms "${MED[true_traced]}")" "${COV[true]}"
+printf '4. true, median of %d: true %s ms; glasshouse run -- true %s ms; glasshouse run --profile host -- true %s ms (%s); the same loading its own programs (GLASSHOUSE_KEEP_PROGRAMS=0) %s ms\n' \
+    "$TRUE_RUNS" "$(ms "${MED[true_bare]}")" "$(ms "${MED[true_plain]}")" "$(ms "${MED[true_traced]}")" "${COV[true]}" "$(ms "${MED[true_loaded]}")"
 echo "   one traced true: wall $wall4 s, user $usr4 s, sys $sys4 s; $STARTUP_INFO"
 printf '5. %d failed opens of distinct paths: glasshouse peak RSS %.1f MiB (median of %d runs: %s KiB); wall %s s traced vs %.3f s untraced\n' \
     "$FAIL_N" "$(py "print($RSS_MED / 1024)")" "$RSS_RUNS" "${RSS[*]}" "$WALL5_MED" "${MED[fail_untraced]}"

@@ -88,7 +88,7 @@ pub(crate) fn take(key: &str) -> Option<Slot> {
             // Another run may create it at the same moment: whoever locks it first has it.
             let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
             if n == 0 {
-                remove_other_keys(&root, key);
+                remove_other_objects(&root, key);
             }
         }
         let Ok(file) = std::fs::File::open(&dir) else {
@@ -137,10 +137,13 @@ fn make_private_dir(dir: &Path) -> Option<()> {
 }
 
 /// Unloads the sets of other objects (an earlier glasshouse, another kernel object) that no run
-/// holds: each costs kernel memory for as long as it is pinned.
-fn remove_other_keys(root: &Path, key: &str) {
+/// holds: each costs kernel memory for as long as it is pinned. Sets of the same object loaded
+/// with the other argv setting stay.
+fn remove_other_objects(root: &Path, key: &str) {
+    let object = |name: &str| name.split('-').next().unwrap_or_default().to_owned();
+    let ours = object(key);
     for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-        if entry.file_name() == key {
+        if object(&entry.file_name().to_string_lossy()) == ours {
             continue;
         }
         let sets = entry.path();

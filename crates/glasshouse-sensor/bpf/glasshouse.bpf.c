@@ -591,9 +591,10 @@ int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
     return 0;
 }
 
-/* Reports a file that an open made, unless this process already opened it the same way. */
+/* Reports a file that an open made, unless this process already opened it the same way.
+ * `also` adds to the access the file's mode gives (a metadata change by descriptor writes). */
 static __always_inline void on_open_file(struct task_struct *task, struct inflight *in, struct file *f,
-                                         long ret, __u32 oflags)
+                                         long ret, __u32 oflags, __u32 also)
 {
     if (!f)
         return;
@@ -614,6 +615,7 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
         access |= GH_ACC_TRUNC;
     if (fmode & FMODE_CREATED)
         access |= GH_ACC_CREATE | GH_ACC_WRITE;
+    access |= also;
     struct path p = *(struct path *)(head + __builtin_offsetof(struct file, f_path));
     /* d_parent, d_name (hash_len, name) and d_inode are adjacent. */
     struct {
@@ -649,10 +651,20 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
     }
 }
 
+/* A successful open reports the file behind its new descriptor. So does a successful metadata
+ * change by descriptor (fchmod, fchown, fsetxattr, fremovexattr, futimens): it writes the file,
+ * and deduplicated like an open it costs no event after the first (an archiver's open, futimens,
+ * fchown, fchmod of each file it creates share one key: the file's mode says created-and-written
+ * for all four). */
 static __always_inline void on_open(struct task_struct *task, struct inflight *in, long ret)
 {
-    __u32 oflags;
+    __u32 oflags = 0, also = 0;
+    long fd = ret;
     switch (in->nr) {
+    case 91: case 93: case 190: case 199: case 280:
+        fd = in->args[0];
+        also = GH_ACC_WRITE;
+        break;
     case 2: oflags = in->args[1]; break;
     case 85: oflags = O_CREAT | O_WRONLY | O_TRUNC; break;
     case 257: oflags = in->args[2]; break;
@@ -663,7 +675,7 @@ static __always_inline void on_open(struct task_struct *task, struct inflight *i
         oflags = f;
     }
     }
-    on_open_file(task, in, task_fd_file(task, ret), ret, oflags);
+    on_open_file(task, in, task_fd_file(task, fd), fd, oflags, also);
 }
 
 /* A path syscall ended (or an open failed): report the raw paths with the directories they
@@ -1132,7 +1144,7 @@ int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *
         struct task_struct *task = bpf_get_current_task_btf();
         struct inflight in = { .nr = GH_URING_NR_BASE + opcode };
         in.args[2] = 0;
-        on_open_file(task, &in, fd_file(res), res, BPF_CORE_READ((struct io_open *)&req->cmd, how.flags));
+        on_open_file(task, &in, fd_file(res), res, BPF_CORE_READ((struct io_open *)&req->cmd, how.flags), 0);
     }
     return 0;
 }
@@ -1156,6 +1168,18 @@ int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
     case 59: case 322:
         if (ret >= 0)
             return 0; /* a successful exec is reported by gh_exec */
+        break;
+    case 91: case 93: case 190: case 199: /* fchmod fchown fsetxattr fremovexattr */
+        if (ret >= 0) {
+            on_open(task, &in, ret);
+            return 0;
+        }
+        break;
+    case 280: /* utimensat(fd, NULL, ...) is futimens */
+        if (ret >= 0 && !in.args[1]) {
+            on_open(task, &in, ret);
+            return 0;
+        }
         break;
     case 42: case 44: case 46: case 307:
         on_socket_syscall(task, &in, ret);

@@ -8,15 +8,17 @@
 //! [`Sensor::finish`] detaches, drains what is left and returns [`Observations`].
 
 mod aggregate;
+mod counters;
 pub mod event;
 mod net;
 mod pool;
 mod relocated;
 
 use aggregate::Aggregator;
-use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuValues, RingBuf};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
+use counters::Counters;
 use glasshouse_receipt::{
     ArgvCapture, Filesystem, HookStatus, Network, ProcessNode, SensorCoverage, Syscalls,
 };
@@ -221,6 +223,8 @@ pub struct Sensor {
     drain: Option<JoinHandle<Aggregator>>,
     /// The kept program set this run holds, released after the run's last read of its maps.
     _slot: Option<pool::Slot>,
+    /// Possible CPUs: the number of values of each per-CPU counter.
+    cpus: usize,
 }
 
 /// The programs a run has attached.
@@ -239,6 +243,8 @@ struct Kernel {
     maps: BTreeMap<&'static str, Map>,
     /// The ring buffer, when it is already mapped (a kept set's, emptied).
     ring: Option<RingBuf<MapData>>,
+    /// This run's generation (see `run` in the object).
+    gen: u32,
 }
 
 impl Kernel {
@@ -257,6 +263,9 @@ impl Kernel {
             maps.insert(*name, map);
         }
         let ring = reset(&mut maps).map_err(|e| format!("resetting the kept set: {e}"))?;
+        // Before attaching: from the first event on, thread entries of earlier runs match
+        // nothing.
+        let gen = next_generation(&mut maps)?;
         let mut programs = Vec::new();
         let mut hooks = Vec::new();
         for (name, tracepoint) in HOOKS {
@@ -275,6 +284,7 @@ impl Kernel {
             hooks,
             maps,
             ring: Some(ring),
+            gen,
         })
     }
 
@@ -359,11 +369,15 @@ impl Kernel {
                 maps.insert(*name, map);
             }
         }
+        // New maps hold no entries of any earlier run: the generation can be taken after the
+        // programs were attached.
+        let gen = next_generation(&mut maps).map_err(SensorError::Load)?;
         Ok(Self {
             programs: Attached::Object(ebpf),
             hooks,
             maps,
             ring: None,
+            gen,
         })
     }
 
@@ -404,17 +418,15 @@ fn reset(maps: &mut BTreeMap<&'static str, Map>) -> Result<RingBuf<MapData>, Str
         }
     }
     let cpus = aya::util::nr_cpus().map_err(|(what, e)| format!("{what}: {e}"))?;
-    for name in ["syscall_counts", "uring_ops", "stats"] {
-        let Some(map) = maps.get_mut(name) else {
-            continue;
-        };
-        let mut counters = PerCpuArray::<&mut MapData, u64>::try_from(map).map_err(err)?;
-        for slot in 0..counters.len() {
-            let total: u64 = counters.get(&slot, 0).map_err(err)?.iter().sum();
-            if total > 0 {
-                let zeros = PerCpuValues::try_from(vec![0u64; cpus]).map_err(|e| e.to_string())?;
-                counters.set(slot, zeros, 0).map_err(err)?;
-            }
+    for (name, slots) in [
+        ("syscall_counts", MAX_SYSCALLS),
+        ("uring_ops", URING_OPS),
+        ("stats", STAT_COUNT),
+    ] {
+        if let Some(map) = maps.get(name) {
+            Counters::of(map, slots, cpus)
+                .and_then(|c| c.zero())
+                .map_err(|e| format!("{name}: {e}"))?;
         }
     }
     Ok(ring)
@@ -430,9 +442,10 @@ fn clear_hash<K: aya::Pod, V: aya::Pod>(map: &mut Map) -> Result<(), aya::maps::
     Ok(())
 }
 
-/// Gives the run a generation of its own (see `run` in the object) and returns it.
-fn next_generation(run: &mut Map) -> Result<u32, String> {
+/// Gives the run a generation of its own (the `run` map) and returns it.
+fn next_generation(maps: &mut BTreeMap<&'static str, Map>) -> Result<u32, String> {
     let err = |e: aya::maps::MapError| format!("run: {}", error_chain(&e));
+    let run = maps.get_mut("run").ok_or("the object has no map \"run\"")?;
     let mut state = aya::maps::Array::<&mut MapData, u32>::try_from(run).map_err(err)?;
     let gen = state.get(&0, 0).map_err(err)?.wrapping_add(1).max(1);
     state.set(0, gen, 0).map_err(err)?;
@@ -509,8 +522,7 @@ impl Sensor {
             return Err(SensorError::NoHooks(first));
         }
         let missing = |name: &str| SensorError::Load(format!("the object has no map {name:?}"));
-        let mut run = kernel.take_map("run")?;
-        let gen = next_generation(&mut run).map_err(SensorError::Load)?;
+        let gen = kernel.gen;
         let tracked = kernel.take_map("tracked")?;
         let tracked_fd = match &tracked {
             Map::HashMap(data) => data.fd().as_fd().as_raw_fd(),
@@ -563,6 +575,7 @@ impl Sensor {
             stop,
             drain: Some(drain),
             _slot: slot,
+            cpus,
         })
     }
 
@@ -619,8 +632,11 @@ impl Sensor {
             .filter(|f| f.errno == libc::EPERM || f.errno == libc::EACCES)
             .cloned()
             .collect();
-        obs.syscalls.counts = per_cpu_totals(&self.syscall_counts, MAX_SYSCALLS, syscall_name);
-        obs.syscalls.io_uring = per_cpu_totals(&self.uring_ops, URING_OPS, |op| {
+        obs.syscalls.counts = named(
+            self.totals(&self.syscall_counts, MAX_SYSCALLS),
+            syscall_name,
+        );
+        obs.syscalls.io_uring = named(self.totals(&self.uring_ops, URING_OPS), |op| {
             uring_op_name(op).to_owned()
         });
         let stats = self.stats();
@@ -693,13 +709,14 @@ impl Sensor {
     }
 
     fn stats(&self) -> Vec<u64> {
-        let read = || -> Option<Vec<u64>> {
-            let map = PerCpuArray::<&MapData, u64>::try_from(&self.stats).ok()?;
-            (0..STAT_COUNT)
-                .map(|i| map.get(&i, 0).ok().map(|v| v.iter().sum()))
-                .collect()
-        };
-        read().unwrap_or_else(|| vec![0; STAT_COUNT as usize])
+        self.totals(&self.stats, STAT_COUNT)
+    }
+
+    /// Each slot's total of the per-CPU counter array `map` (zeros when it cannot be read).
+    fn totals(&self, map: &Map, slots: u32) -> Vec<u64> {
+        Counters::of(map, slots, self.cpus)
+            .and_then(|c| c.totals())
+            .unwrap_or_else(|_| vec![0; slots as usize])
     }
 }
 
@@ -724,16 +741,12 @@ fn load_object(bytes: &[u8], cpus: u32, capture_argv: u32) -> Result<Ebpf, Senso
         })
 }
 
-/// Sums a per-CPU array of counters and names the non-zero slots.
-fn per_cpu_totals(map: &Map, slots: u32, name: impl Fn(u32) -> String) -> BTreeMap<String, u64> {
-    let Ok(counts) = PerCpuArray::<&MapData, u64>::try_from(map) else {
-        return BTreeMap::new();
-    };
-    (0..slots)
-        .filter_map(|slot| {
-            let total: u64 = counts.get(&slot, 0).ok()?.iter().sum();
-            (total > 0).then(|| (name(slot), total))
-        })
+/// The non-zero slots of `totals`, by name.
+fn named(totals: Vec<u64>, name: impl Fn(u32) -> String) -> BTreeMap<String, u64> {
+    (0u32..)
+        .zip(totals)
+        .filter(|(_, total)| *total > 0)
+        .map(|(slot, total)| (name(slot), total))
         .collect()
 }
 

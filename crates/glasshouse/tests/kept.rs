@@ -10,9 +10,10 @@
 mod common;
 
 use common::{kill_if_ours, touch, wait_for_file, List, Running, Sandbox, Suite, Testers};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -73,6 +74,19 @@ impl Drop for Busy {
     }
 }
 
+/// The first set of every object kept under /run/glasshouse/bpf, by one of its pins, with that
+/// pin's inode: a set that is cleared and pinned again gets new inodes.
+fn first_sets() -> BTreeMap<PathBuf, u64> {
+    let Ok(objects) = std::fs::read_dir("/run/glasshouse/bpf") else {
+        return BTreeMap::new();
+    };
+    objects
+        .flatten()
+        .map(|object| object.path().join("0/gh_sys_enter"))
+        .filter_map(|pin| Some((pin.clone(), std::fs::metadata(&pin).ok()?.ino())))
+        .collect()
+}
+
 fn only_child(running: &Running) -> u32 {
     let children = running.children();
     assert_eq!(children.len(), 1, "glasshouse's children: {children:?}");
@@ -81,8 +95,9 @@ fn only_child(running: &Running) -> u32 {
 
 /// A run is killed (SIGKILL, as in a crash) while its tree keeps opening a file, so its set is
 /// left with the tree's thread entries, its tracked process and undrained events. The next run
-/// takes that set and must record its own command only: not one open of the leftover process
-/// (which goes on the whole time), not its process, and syscall counts of its own size.
+/// takes that set as it is (its pins keep their inodes: it is not unloaded and loaded again) and
+/// must record its own command only: not one open of the leftover process (which goes on the
+/// whole time), not its process, and syscall counts of its own size.
 #[test]
 fn the_run_after_a_crash_sees_nothing_of_the_crashed_runs_tree() {
     let _serial = serial();
@@ -95,11 +110,14 @@ fn the_run_after_a_crash_sees_nothing_of_the_crashed_runs_tree() {
     };
     crashed.crash();
     assert!(busy.alive(), "the crashed run's tree keeps running");
+    let sets = first_sets();
+    assert!(!sets.is_empty(), "the crashed run's set is kept");
 
     let mine = s.w("mine");
     touch(&mine);
     let run = s.run_as("next.json", &[OsStr::new("/bin/cat"), mine.as_os_str()]);
     run.assert_exit(0);
+    assert_eq!(first_sets(), sets, "the run took the kept set as it was");
     assert!(
         busy.alive(),
         "the leftover process ran during the whole run"

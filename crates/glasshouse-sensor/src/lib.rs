@@ -399,6 +399,34 @@ impl Kernel {
     }
 }
 
+/// The programs of the kept set `slot` holds; or, when there is none or it cannot be used, the
+/// object loaded afresh, and pinned in `slot` for later runs when every hook attached. Returns
+/// the slot still held, if any.
+fn kept_or_loaded(
+    slot: Option<pool::Slot>,
+    object: &[u8],
+    cpus: u32,
+    capture: bool,
+) -> Result<(Kernel, Option<pool::Slot>), SensorError> {
+    let Some(slot) = slot else {
+        return Ok((Kernel::load(object, cpus, capture)?, None));
+    };
+    let programs: Vec<&str> = HOOKS.iter().map(|(name, _)| *name).collect();
+    if slot.is_complete(&programs) {
+        if let Ok(kernel) = Kernel::from_pins(&slot) {
+            return Ok((kernel, Some(slot)));
+        }
+    }
+    // Incomplete (a run died while pinning) or unusable: whatever is there goes.
+    slot.clear();
+    let mut kernel = Kernel::load(object, cpus, capture)?;
+    if kernel.hooks.iter().all(|h| h.attached) && kernel.pin(&slot).is_ok() {
+        return Ok((kernel, Some(slot)));
+    }
+    slot.clear();
+    Ok((kernel, None))
+}
+
 /// Readies a kept set's maps for a new run: nothing of an earlier run may show in this one.
 /// The programs are detached while this runs, so nothing writes the maps meanwhile. Returns
 /// the emptied ring buffer.
@@ -483,36 +511,12 @@ impl Sensor {
         let cpus =
             aya::util::nr_cpus().map_err(|(what, e)| SensorError::Load(format!("{what}: {e}")))?;
 
-        let mut slot = if options.keep_programs {
+        let slot = if options.keep_programs {
             relocated::cache_key(&object).and_then(|key| pool::take(&pool::set_name(&key, capture)))
         } else {
             None
         };
-        let program_names: Vec<&str> = HOOKS.iter().map(|(name, _)| *name).collect();
-        let mut kept = None;
-        if let Some(held) = &slot {
-            if held.is_complete(&program_names) {
-                kept = Kernel::from_pins(held).ok();
-            }
-            if kept.is_none() {
-                held.clear();
-            }
-        }
-        let mut kernel = match kept {
-            Some(kernel) => kernel,
-            None => {
-                let mut kernel = Kernel::load(&object, cpus as u32, capture)?;
-                let usable = kernel.hooks.iter().all(|h| h.attached);
-                if let Some(held) = slot.take() {
-                    if usable && kernel.pin(&held).is_ok() {
-                        slot = Some(held);
-                    } else {
-                        held.clear();
-                    }
-                }
-                kernel
-            }
-        };
+        let (mut kernel, slot) = kept_or_loaded(slot, &object, cpus as u32, capture)?;
         let hooks = std::mem::take(&mut kernel.hooks);
         if hooks.iter().all(|h| !h.attached) {
             let first = hooks

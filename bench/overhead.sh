@@ -117,8 +117,8 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 gt() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$1" "$2"; }
 py() { python3 -c "$@"; }
 
-# How many programs named gh_sys_enter are loaded now (sensors of glasshouse runs).
-loaded_sensors() { # glasshouse sensors attached now (kept sets lie detached between runs)
+# How many glasshouse sensors are attached now: links of programs named gh_sys_enter.
+attached_sensors() { # kept sets lie detached between runs and cost nothing
     if have bpftool; then
         py '
 import json, subprocess
@@ -138,7 +138,7 @@ warn() {
 }
 check_no_foreign_sensor() { # $1: what is about to be measured
     local n
-    n=$(loaded_sensors)
+    n=$(attached_sensors)
     if [[ $n != 0 && $n != "?" ]]; then
         warn "$n glasshouse sensor(s) of other runs loaded before '$1': every syscall on the machine pays their untracked-path cost"
     fi

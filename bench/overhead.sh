@@ -140,7 +140,7 @@ check_no_foreign_sensor() { # $1: what is about to be measured
     local n
     n=$(attached_sensors)
     if [[ $n != 0 && $n != "?" ]]; then
-        warn "$n glasshouse sensor(s) of other runs loaded before '$1': every syscall on the machine pays their untracked-path cost"
+        warn "$n glasshouse sensor(s) of other runs attached before '$1': every syscall on the machine pays their untracked-path cost"
     fi
 }
 

@@ -160,3 +160,43 @@ fn remove_other_objects(root: &Path, key: &str) {
         let _ = std::fs::remove_dir(&sets);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_with_pin(root: &Path, name: &str) -> PathBuf {
+        let dir = root.join(name).join("0");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("gh_sys_enter"), b"").expect("pin stand-in");
+        dir
+    }
+
+    #[test]
+    fn set_names_keep_the_object_and_the_argv_setting_apart() {
+        let key = format!("core-{}.o", "ab".repeat(32));
+        assert_eq!(set_name(&key, true), format!("{}-argv1", "ab".repeat(16)));
+        assert_eq!(set_name(&key, false), format!("{}-argv0", "ab".repeat(16)));
+    }
+
+    #[test]
+    fn other_objects_sets_go_unless_a_run_holds_them() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let ours = set_with_pin(root.path(), "aaaa-argv1");
+        let ours_other_argv = set_with_pin(root.path(), "aaaa-argv0");
+        let stale = set_with_pin(root.path(), "bbbb-argv1");
+        let held = set_with_pin(root.path(), "cccc-argv1");
+        let lock = Flock::lock(
+            std::fs::File::open(&held).expect("open"),
+            FlockArg::LockExclusiveNonblock,
+        )
+        .map_err(|(_, e)| e)
+        .expect("lock");
+        remove_other_objects(root.path(), "aaaa-argv1");
+        assert!(ours.join("gh_sys_enter").exists());
+        assert!(ours_other_argv.join("gh_sys_enter").exists());
+        assert!(!root.path().join("bbbb-argv1").exists(), "{stale:?}");
+        assert!(held.join("gh_sys_enter").exists(), "a held set stays");
+        drop(lock);
+    }
+}

@@ -573,8 +573,8 @@ fn normalize(path: &[u8]) -> Vec<u8> {
 }
 
 /// Real paths of the directories named in the current batch of events. Paths are resolved when
-/// their batch is drained, against the file system as it is then; within one batch (at most a
-/// few milliseconds, or 4096 events) a directory is looked up once, not once per file in it.
+/// their batch is drained, against the file system as it is then; within one batch (about ten
+/// milliseconds of events, at most 4096) a directory is looked up once, not once per file in it.
 #[derive(Debug, Default)]
 struct DirCache {
     /// Directory as named -> its real path, or `None` when it no longer resolves.

@@ -2,7 +2,7 @@
 //! and zeroed whole with one batched bpf(2) call each, rather than one call per slot and CPU set:
 //! a run reads about 600 slots at its end, and a kept set zeroes them at its start.
 
-use aya::maps::{Map, MapData};
+use aya::maps::Map;
 use std::os::fd::{AsFd as _, AsRawFd as _, RawFd};
 
 /// `union bpf_attr` for the BPF_MAP_*_BATCH commands.
@@ -34,7 +34,7 @@ impl Counters {
     pub(crate) fn of(map: &Map, slots: u32, cpus: usize) -> Result<Self, String> {
         match map {
             Map::PerCpuArray(data) => Ok(Self {
-                fd: fd_of(data),
+                fd: data.fd().as_fd().as_raw_fd(),
                 slots,
                 cpus,
             }),
@@ -85,10 +85,6 @@ impl Counters {
         };
         bpf(BPF_MAP_UPDATE_BATCH, &mut attr).map_err(|e| format!("zeroing counters: {e}"))
     }
-}
-
-fn fd_of(data: &MapData) -> RawFd {
-    data.fd().as_fd().as_raw_fd()
 }
 
 fn bpf(cmd: libc::c_long, attr: &mut BatchAttr) -> std::io::Result<()> {

@@ -239,7 +239,7 @@ enum Attached {
 struct Kernel {
     programs: Attached,
     hooks: Vec<HookStatus>,
-    /// By name, in the order of [`pool::PINNED_MAPS`].
+    /// The maps of [`pool::PINNED_MAPS`], by name.
     maps: BTreeMap<&'static str, Map>,
     /// The ring buffer, when it is already mapped (a kept set's, emptied).
     ring: Option<RingBuf<MapData>>,
@@ -255,14 +255,14 @@ impl Kernel {
     }
 
     /// A set kept by an earlier run, attached after its state is reset for this run.
-    fn from_pins(slot: &pool::Slot) -> Result<Self, String> {
+    fn from_pins(slot: &pool::Slot, cpus: usize) -> Result<Self, String> {
         let mut maps = BTreeMap::new();
         for name in pool::PINNED_MAPS {
             let data = MapData::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
             let map = Map::from_map_data(data).map_err(|e| error_chain(&e))?;
             maps.insert(*name, map);
         }
-        let ring = reset(&mut maps).map_err(|e| format!("resetting the kept set: {e}"))?;
+        let ring = reset(&mut maps, cpus).map_err(|e| format!("resetting the kept set: {e}"))?;
         // Before attaching: from the first event on, thread entries of earlier runs match
         // nothing.
         let gen = next_generation(&mut maps)?;
@@ -288,19 +288,24 @@ impl Kernel {
         })
     }
 
-    /// Loads the object and attaches its programs.
-    fn load(object: &[u8], cpus: u32, capture: bool) -> Result<Self, SensorError> {
+    /// Loads the object and attaches its programs. `key` names the object's relocation for this
+    /// boot ([`relocated::cache_key`]).
+    fn load(
+        object: &[u8],
+        key: Option<&str>,
+        cpus: usize,
+        capture: bool,
+    ) -> Result<Self, SensorError> {
         // The kernel's BTF names the tracepoints the programs attach to. aya's loader parses a
         // copy of its own when it is created; parse ours alongside it.
         let btf_parse = std::thread::spawn(Btf::from_sys_fs);
-        let load = |bytes: &[u8]| load_object(bytes, cpus, capture.into());
+        let load = |bytes: &[u8]| load_object(bytes, cpus as u32, capture.into());
 
         // An object relocated for this boot by an earlier run loads without relocating again.
         let cache = std::path::Path::new(relocated::CACHE_DIR);
-        let key = relocated::cache_key(object);
-        let cached = key.as_deref().and_then(|key| relocated::load(cache, key));
+        let cached = key.and_then(|key| relocated::load(cache, key));
         let forget_cached = || {
-            if let Some(key) = &key {
+            if let Some(key) = key {
                 relocated::forget(cache, key);
             }
         };
@@ -323,7 +328,7 @@ impl Kernel {
             None => {
                 let bytes = relocated::relocate(object, &btf).map_err(SensorError::Load)?;
                 let ebpf = load(&bytes)?;
-                if let Some(key) = &key {
+                if let Some(key) = key {
                     relocated::store(cache, key, &bytes);
                 }
                 ebpf
@@ -405,21 +410,22 @@ impl Kernel {
 fn kept_or_loaded(
     slot: Option<pool::Slot>,
     object: &[u8],
-    cpus: u32,
+    key: Option<&str>,
+    cpus: usize,
     capture: bool,
 ) -> Result<(Kernel, Option<pool::Slot>), SensorError> {
     let Some(slot) = slot else {
-        return Ok((Kernel::load(object, cpus, capture)?, None));
+        return Ok((Kernel::load(object, key, cpus, capture)?, None));
     };
     let programs: Vec<&str> = HOOKS.iter().map(|(name, _)| *name).collect();
     if slot.is_complete(&programs) {
-        if let Ok(kernel) = Kernel::from_pins(&slot) {
+        if let Ok(kernel) = Kernel::from_pins(&slot, cpus) {
             return Ok((kernel, Some(slot)));
         }
     }
     // Incomplete (a run died while pinning) or unusable: whatever is there goes.
     slot.clear();
-    let mut kernel = Kernel::load(object, cpus, capture)?;
+    let mut kernel = Kernel::load(object, key, cpus, capture)?;
     if kernel.hooks.iter().all(|h| h.attached) && kernel.pin(&slot).is_ok() {
         return Ok((kernel, Some(slot)));
     }
@@ -430,7 +436,7 @@ fn kept_or_loaded(
 /// Readies a kept set's maps for a new run: nothing of an earlier run may show in this one.
 /// The programs are detached while this runs, so nothing writes the maps meanwhile. Returns
 /// the emptied ring buffer.
-fn reset(maps: &mut BTreeMap<&'static str, Map>) -> Result<RingBuf<MapData>, String> {
+fn reset(maps: &mut BTreeMap<&'static str, Map>, cpus: usize) -> Result<RingBuf<MapData>, String> {
     let err = |e: aya::maps::MapError| error_chain(&e);
     let events = maps.remove("events").ok_or("the set has no ring buffer")?;
     let mut ring = RingBuf::try_from(events).map_err(err)?;
@@ -445,7 +451,6 @@ fn reset(maps: &mut BTreeMap<&'static str, Map>) -> Result<RingBuf<MapData>, Str
             clear_hash::<u64, u32>(map).map_err(err)?;
         }
     }
-    let cpus = aya::util::nr_cpus().map_err(|(what, e)| format!("{what}: {e}"))?;
     for (name, slots) in [
         ("syscall_counts", MAX_SYSCALLS),
         ("uring_ops", URING_OPS),
@@ -511,12 +516,12 @@ impl Sensor {
         let cpus =
             aya::util::nr_cpus().map_err(|(what, e)| SensorError::Load(format!("{what}: {e}")))?;
 
-        let slot = if options.keep_programs {
-            relocated::cache_key(&object).and_then(|key| pool::take(&pool::set_name(&key, capture)))
-        } else {
-            None
+        let key = relocated::cache_key(&object);
+        let slot = match &key {
+            Some(key) if options.keep_programs => pool::take(&pool::set_name(key, capture)),
+            _ => None,
         };
-        let (mut kernel, slot) = kept_or_loaded(slot, &object, cpus as u32, capture)?;
+        let (mut kernel, slot) = kept_or_loaded(slot, &object, key.as_deref(), cpus, capture)?;
         let hooks = std::mem::take(&mut kernel.hooks);
         if hooks.iter().all(|h| !h.attached) {
             let first = hooks

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{kill_if_ours, touch, wait_for_file, List, Running, Sandbox, Suite, Testers};
+use common::{kill_if_ours, touch, wait_for_file, List, Run, Running, Sandbox, Suite, Testers};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
@@ -39,8 +39,9 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `busy MARKER READY` under glasshouse: opens MARKER in a loop until it is killed.
-fn start_busy(s: &Sandbox, receipt: &str, marker: &Path, ready: &Path) -> Running {
+/// `busy MARKER READY` under glasshouse: opens MARKER in a loop until it is killed. Returns the
+/// running glasshouse and its command.
+fn start_busy(s: &Sandbox, receipt: &str, marker: &Path, ready: &Path) -> (Running, Busy) {
     touch(marker);
     let running = s.start(
         receipt,
@@ -53,7 +54,21 @@ fn start_busy(s: &Sandbox, receipt: &str, marker: &Path, ready: &Path) -> Runnin
         ],
     );
     wait_for_file(ready, SUITE.wait_deadline);
-    running
+    let children = running.children();
+    assert_eq!(children.len(), 1, "glasshouse's children: {children:?}");
+    let busy = Busy {
+        pid: children[0],
+        marker: marker.to_owned(),
+    };
+    (running, busy)
+}
+
+/// `/bin/cat FILE` under glasshouse, after writing FILE; it must exit 0.
+fn cat(s: &Sandbox, receipt: &str, file: &Path) -> Run {
+    touch(file);
+    let run = s.run_as(receipt, &[OsStr::new("/bin/cat"), file.as_os_str()]);
+    run.assert_exit(0);
+    run
 }
 
 /// Ends a `busy` tester (by pid, when its command line names `marker`) when dropped.
@@ -87,12 +102,6 @@ fn first_sets() -> BTreeMap<PathBuf, u64> {
         .collect()
 }
 
-fn only_child(running: &Running) -> u32 {
-    let children = running.children();
-    assert_eq!(children.len(), 1, "glasshouse's children: {children:?}");
-    children[0]
-}
-
 /// A run is killed (SIGKILL, as in a crash) while its tree keeps opening a file, so its set is
 /// left with the tree's thread entries, its tracked process and undrained events. The next run
 /// takes that set as it is (its pins keep their inodes: it is not unloaded and loaded again) and
@@ -103,20 +112,14 @@ fn the_run_after_a_crash_sees_nothing_of_the_crashed_runs_tree() {
     let _serial = serial();
     let s = Sandbox::new(&SUITE);
     let marker = s.w("left-behind");
-    let crashed = start_busy(&s, "crashed.json", &marker, &s.w("ready"));
-    let busy = Busy {
-        pid: only_child(&crashed),
-        marker: marker.clone(),
-    };
+    let (crashed, busy) = start_busy(&s, "crashed.json", &marker, &s.w("ready"));
     crashed.crash();
     assert!(busy.alive(), "the crashed run's tree keeps running");
     let sets = first_sets();
     assert!(!sets.is_empty(), "the crashed run's set is kept");
 
     let mine = s.w("mine");
-    touch(&mine);
-    let run = s.run_as("next.json", &[OsStr::new("/bin/cat"), mine.as_os_str()]);
-    run.assert_exit(0);
+    let run = cat(&s, "next.json", &mine);
     assert_eq!(first_sets(), sets, "the run took the kept set as it was");
     assert!(
         busy.alive(),
@@ -164,16 +167,10 @@ fn runs_at_the_same_time_do_not_see_each_other() {
     let _serial = serial();
     let s = Sandbox::new(&SUITE);
     let marker = s.w("first-run");
-    let first = start_busy(&s, "first.json", &marker, &s.w("ready"));
-    let busy = Busy {
-        pid: only_child(&first),
-        marker: marker.clone(),
-    };
+    let (first, busy) = start_busy(&s, "first.json", &marker, &s.w("ready"));
 
     let mine = s.w("second-run");
-    touch(&mine);
-    let second = s.run_as("second.json", &[OsStr::new("/bin/cat"), mine.as_os_str()]);
-    second.assert_exit(0);
+    let second = cat(&s, "second.json", &mine);
     assert!(busy.alive(), "the first run was active during the second");
     assert_eq!(
         second.anything_under(&s.work),

@@ -4,32 +4,18 @@
 //! inside one run) it relies on the ring buffer's order, which follows the kernel's: a process's
 //! exit is always reserved before a later process can be given its pid.
 
-use crate::event::{self, Event};
-use crate::net;
-use glasshouse_receipt::{
-    ExecImage, FailedOperation, NetworkAttempt, OsText, ProcessNode, Truncation,
-};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod tree;
 
-#[derive(Debug, Clone, Default)]
-struct Image {
-    exe: Vec<u8>,
-    argv: Vec<Vec<u8>>,
-    cwd: Vec<u8>,
-    argv_truncated: bool,
-}
+use crate::event::{self, Event};
+use crate::interpret::{self, PathEffect, UringKind};
+use crate::net;
+use crate::paths::{concat, normalize, DirCache, NamedPath};
+use glasshouse_receipt::{FailedOperation, NetworkAttempt, OsText, Truncation};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tree::Proc;
 
 /// (dst, protocol, result, errno) of a network attempt.
 type AttemptKey = (Vec<u8>, String, &'static str, Option<i32>);
-
-/// A path an operation named, made absolute but not resolved yet.
-#[derive(Debug, Clone)]
-struct NamedPath {
-    text: Vec<u8>,
-    /// The name was one component relative to a directory the kernel reported by its own path
-    /// (a descriptor's or the cwd), so the directory part is already exact: nothing to resolve.
-    dir_exact: bool,
-}
 
 /// What an io_uring submission named, kept until its completion says how it went.
 #[derive(Debug, Clone)]
@@ -41,17 +27,6 @@ struct UringSubmit {
     flags: u32,
     /// An open into the ring's fixed-file table.
     direct: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Proc {
-    pid: u32,
-    ppid: u32,
-    image: Image,
-    /// Every exec, in order.
-    execs: Vec<Image>,
-    /// Wait status, once the process exited.
-    status: Option<i64>,
 }
 
 /// Everything learned from the events so far.
@@ -208,64 +183,6 @@ impl Aggregator {
         }
     }
 
-    fn on_fork(&mut self, e: &Event<'_>) {
-        let parent_image = self
-            .live
-            .get(&e.aux)
-            .map(|p| p.image.clone())
-            .unwrap_or_default();
-        let cwd = self.path(e, 0);
-        let proc = Proc {
-            pid: e.tgid,
-            ppid: e.aux,
-            image: Image {
-                cwd,
-                ..parent_image
-            },
-            execs: Vec::new(),
-            status: None,
-        };
-        if let Some(old) = self.live.insert(e.tgid, proc) {
-            // Its exit was not seen (lost); keep what we knew.
-            self.finished.push(old);
-        }
-    }
-
-    fn on_exec(&mut self, e: &Event<'_>) {
-        let exe = self.path(e, 0);
-        let cwd = self.path(e, 1);
-        let mut argv: Vec<Vec<u8>> = e.strings[2]
-            .split(|b| *b == 0)
-            .map(<[u8]>::to_vec)
-            .collect();
-        // The argument area ends with a NUL, which leaves one empty piece.
-        if argv.last().is_some_and(Vec::is_empty) {
-            argv.pop();
-        }
-        let argv_truncated = e.truncated(2);
-        if argv_truncated {
-            self.truncated.insert(Truncation::new(
-                "argv",
-                e.tgid,
-                OsText::from_bytes(e.strings[2].to_vec()),
-            ));
-        }
-        let image = Image {
-            exe,
-            argv,
-            cwd,
-            argv_truncated,
-        };
-        let root_ppid = self.root_ppid;
-        let proc = self.live.entry(e.tgid).or_insert_with(|| Proc {
-            pid: e.tgid,
-            ppid: root_ppid,
-            ..Proc::default()
-        });
-        proc.image = image.clone();
-        proc.execs.push(image);
-    }
-
     /// Applies the outcome of a path operation (a syscall number, or an io_uring opcode above
     /// [`event::URING_NR_BASE`]) on path A (the one it acts on) and path B (the new name).
     fn path_result(
@@ -283,29 +200,19 @@ impl Aggregator {
         }
         let a = a.map(|p| self.dirs.resolve(p));
         let b = b.map(|p| self.dirs.resolve(p));
-        match crate::uring_as_syscall(nr) {
-            // unlink rmdir unlinkat
-            87 | 84 | 263 => self.deletes.add_some(a),
-            // renameat2 with RENAME_EXCHANGE: the two names swap files, both are written
-            316 if flags & libc::RENAME_EXCHANGE as u64 != 0 => {
-                self.writes.add_some(a);
-                self.writes.add_some(b);
-            }
-            // rename renameat renameat2: the source disappears, the target is written
-            82 | 264 | 316 => {
+        match interpret::path_effect(nr, flags) {
+            PathEffect::DeleteA => self.deletes.add_some(a),
+            PathEffect::WriteA => self.writes.add_some(a),
+            PathEffect::WriteB => self.writes.add_some(b),
+            PathEffect::MoveAToB => {
                 self.deletes.add_some(a);
                 self.writes.add_some(b);
             }
-            // link linkat symlink symlinkat: a new name is written
-            86 | 265 | 88 | 266 => self.writes.add_some(b),
-            // truncate mkdir mkdirat mknod mknodat: created or changed; chmod, chown, utimes
-            // and xattr calls by path: the file's metadata changed (by descriptor, the kernel
-            // reports them like an open of the file)
-            76 | 83 | 258 | 133 | 259 | 90 | 268 | 452 | 92 | 94 | 260 | 132 | 235 | 261 | 280
-            | 188 | 189 | 197 | 198 => self.writes.add_some(a),
-            // bind of a unix socket to a path: the socket's file is made
-            49 => self.writes.add_some(a),
-            _ => {}
+            PathEffect::WriteBoth => {
+                self.writes.add_some(a);
+                self.writes.add_some(b);
+            }
+            PathEffect::None => {}
         }
     }
 
@@ -329,7 +236,7 @@ impl Aggregator {
             }
             return;
         }
-        let is_connect = e.aux == 42;
+        let is_connect = e.aux == interpret::SYS_CONNECT;
         let (result, errno) = net::result_word(is_connect, e.ret);
         if let Some(errno) = errno {
             self.failed.count((e.aux, dst.clone(), errno));
@@ -340,7 +247,8 @@ impl Aggregator {
     fn tcp_outcome(&mut self, tgid: u32, dst: Vec<u8>, protocol: String, ret: i64) {
         let (result, errno) = net::result_word(true, ret);
         if let Some(errno) = errno {
-            self.failed.count((42, dst.clone(), errno));
+            self.failed
+                .count((interpret::SYS_CONNECT, dst.clone(), errno));
         }
         self.attempt(tgid, (dst, protocol, result, errno));
     }
@@ -350,11 +258,11 @@ impl Aggregator {
             return;
         };
         let nr = event::URING_NR_BASE + e.aux;
-        match crate::uring_op_name(e.aux) {
-            "connect" | "sendmsg" | "sendmsg_zc" | "send" | "send_zc" => {
+        match interpret::uring_kind(e.aux) {
+            UringKind::Network => {
                 let dst = net::render_sockaddr(&submit.sockaddr);
                 let protocol = net::protocol_name(e.sock, &submit.sockaddr);
-                let (result, errno) = net::result_word(e.aux == 16, e.ret);
+                let (result, errno) = net::result_word(e.aux == interpret::URING_OP_CONNECT, e.ret);
                 if let Some(errno) = errno {
                     self.failed.count((nr, dst.clone(), errno));
                 }
@@ -362,10 +270,10 @@ impl Aggregator {
             }
             // A successful open is reported as EV_OPEN, resolved from the new descriptor; an
             // open into the ring's fixed-file table makes none, so its submitted path stands.
-            "openat" | "openat2" if e.ret >= 0 => {
+            UringKind::Open if e.ret >= 0 => {
                 if let (true, Some(path)) = (submit.direct, submit.path_a) {
                     let path = self.dirs.resolve(path);
-                    let (read, write) = open_access(submit.flags);
+                    let (read, write) = interpret::open_access(submit.flags);
                     if read {
                         self.reads.add(path.clone());
                     }
@@ -420,18 +328,6 @@ impl Aggregator {
         })
     }
 
-    /// The process tree, sorted by pid (a reused pid keeps its order of appearance).
-    pub fn processes(&self) -> Vec<ProcessNode> {
-        let mut out: Vec<ProcessNode> = self
-            .finished
-            .iter()
-            .chain(self.live.values())
-            .map(node)
-            .collect();
-        out.sort_by_key(|n| n.pid);
-        out
-    }
-
     /// Sorted sets of read, written and deleted paths, moved out (a flood of distinct files
     /// must not be held twice).
     pub fn take_files(&mut self) -> [Vec<OsText>; 3] {
@@ -449,10 +345,10 @@ impl Aggregator {
             .into_iter()
             .map(|((nr, target, errno), count)| {
                 let mut f = FailedOperation::new(
-                    &crate::syscall_name(nr),
+                    &crate::names::syscall_name(nr),
                     (!target.is_empty()).then(|| OsText::from_bytes(target)),
                     errno,
-                    &crate::errno_name(errno),
+                    &crate::names::errno_name(errno),
                 );
                 f.count = count;
                 f
@@ -496,186 +392,15 @@ impl Aggregator {
     }
 }
 
-fn node(p: &Proc) -> ProcessNode {
-    let mut n = ProcessNode::default();
-    n.pid = p.pid;
-    n.ppid = p.ppid;
-    n.exe = OsText::from_bytes(p.image.exe.clone());
-    n.argv = p
-        .image
-        .argv
-        .iter()
-        .map(|a| OsText::from_bytes(a.clone()))
-        .collect();
-    n.working_dir = OsText::from_bytes(p.image.cwd.clone());
-    n.argv_truncated = p.image.argv_truncated;
-    if p.execs.len() > 1 {
-        n.execs = p
-            .execs
-            .iter()
-            .map(|i| {
-                let mut x = ExecImage::default();
-                x.exe = OsText::from_bytes(i.exe.clone());
-                x.argv = i
-                    .argv
-                    .iter()
-                    .map(|a| OsText::from_bytes(a.clone()))
-                    .collect();
-                x.working_dir = OsText::from_bytes(i.cwd.clone());
-                x.argv_truncated = i.argv_truncated;
-                x
-            })
-            .collect();
-    }
-    if let Some(status) = p.status {
-        let status = status as i32;
-        let sig = status & 0x7f;
-        if sig == 0 {
-            n.exit_code = Some((status >> 8) & 0xff);
-        } else {
-            n.signal = Some(sig);
-        }
-    }
-    n
-}
-
-/// `raw` when it is absolute, else `base/raw`.
-fn concat(base: &[u8], raw: &[u8]) -> Vec<u8> {
-    if raw.first() == Some(&b'/') || base.is_empty() {
-        return raw.to_vec();
-    }
-    let mut out = base.to_vec();
-    out.push(b'/');
-    out.extend_from_slice(raw);
-    out
-}
-
-/// Normalizes `.`, `..` and repeated slashes of an absolute path lexically.
-fn normalize(path: &[u8]) -> Vec<u8> {
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for comp in path.split(|b| *b == b'/') {
-        match comp {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = Vec::new();
-    for p in &parts {
-        out.push(b'/');
-        out.extend_from_slice(p);
-    }
-    if out.is_empty() {
-        out.push(b'/');
-    }
-    out
-}
-
-/// Real paths of the directories named in the current batch of events. Paths are resolved when
-/// their batch is drained, against the file system as it is then; within one batch (about ten
-/// milliseconds of events, at most 4096) a directory is looked up once, not once per file in it.
-#[derive(Debug, Default)]
-struct DirCache {
-    /// Directory as named -> its real path, or `None` when it no longer resolves.
-    real: HashMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-impl DirCache {
-    /// The real path of a file that may no longer exist (deleted, renamed away): its directory
-    /// is resolved on the file system, which follows symlinks before `..` as the kernel did;
-    /// the path is normalized in text only when that directory is gone too.
-    fn resolve(&mut self, path: NamedPath) -> Vec<u8> {
-        use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
-        if path.dir_exact {
-            return path.text;
-        }
-        let text = &path.text;
-        let Some(cut) = text.iter().rposition(|b| *b == b'/') else {
-            return normalize(text);
-        };
-        let (dir, name) = (&text[..cut.max(1)], &text[cut + 1..]);
-        if matches!(name, b"" | b"." | b"..") {
-            return normalize(text);
-        }
-        let real = self.real.entry(dir.to_vec()).or_insert_with(|| {
-            std::fs::canonicalize(std::ffi::OsStr::from_bytes(dir))
-                .ok()
-                .map(|real| real.into_os_string().into_vec())
-        });
-        match real {
-            Some(real) => {
-                let mut out = real.clone();
-                if out.last() != Some(&b'/') {
-                    out.push(b'/');
-                }
-                out.extend_from_slice(name);
-                out
-            }
-            None => normalize(text),
-        }
-    }
-}
-
-/// Whether an open with `flags` reads and writes its file, judged from the flags alone (for an
-/// open whose `struct file` is not at hand): creating or truncating counts as writing.
-fn open_access(flags: u32) -> (bool, bool) {
-    let flags = flags as i32;
-    if flags & libc::O_PATH != 0 {
-        return (false, false);
-    }
-    let (read, write) = match flags & libc::O_ACCMODE {
-        libc::O_RDONLY => (true, false),
-        libc::O_WRONLY => (false, true),
-        _ => (true, true),
-    };
-    (read, write || flags & (libc::O_CREAT | libc::O_TRUNC) != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn join(base: &[u8], raw: &[u8]) -> Vec<u8> {
-        normalize(&concat(base, raw))
-    }
 
     fn named(text: &str) -> Option<NamedPath> {
         Some(NamedPath {
             text: text.into(),
             dir_exact: false,
         })
-    }
-
-    fn resolve(text: &str) -> Vec<u8> {
-        DirCache::default().resolve(named(text).unwrap())
-    }
-
-    #[test]
-    fn join_normalizes() {
-        assert_eq!(join(b"/a/b", b"c"), b"/a/b/c");
-        assert_eq!(join(b"/a/b", b"../c/./d//e"), b"/a/c/d/e");
-        assert_eq!(join(b"/a/b", b"/x/../y"), b"/y");
-        assert_eq!(join(b"/", b"../../.."), b"/");
-        assert_eq!(join(b"/a", b""), b"/a");
-    }
-
-    #[test]
-    fn resolve_follows_symlinks_before_dotdot() {
-        let dir = std::env::temp_dir().join(format!("gh-resolve-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("deep/er")).unwrap();
-        let _ = std::fs::remove_file(dir.join("lnk"));
-        std::os::unix::fs::symlink(dir.join("deep/er"), dir.join("lnk")).unwrap();
-        let real = std::fs::canonicalize(&dir).unwrap();
-        let raw = format!("{}/lnk/../h", dir.display());
-        assert_eq!(
-            resolve(&raw),
-            format!("{}/deep/h", real.display()).into_bytes()
-        );
-        assert_eq!(resolve("/no/such/dir/../x"), b"/no/such/x");
-        assert_eq!(resolve("/x"), b"/x");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -743,24 +468,5 @@ mod tests {
         assert_eq!(listed, vec![("/x/a".to_owned(), 2), ("/x/b".to_owned(), 1)]);
         let [_, _, deletes] = agg.take_files();
         assert_eq!(deletes, vec![OsText::from("/nonexistent-gh/one")]);
-    }
-
-    #[test]
-    fn access_from_open_flags() {
-        assert_eq!(open_access(libc::O_RDONLY as u32), (true, false));
-        assert_eq!(open_access(libc::O_WRONLY as u32), (false, true));
-        assert_eq!(open_access(libc::O_RDWR as u32), (true, true));
-        assert_eq!(
-            open_access((libc::O_RDONLY | libc::O_CREAT) as u32),
-            (true, true)
-        );
-        assert_eq!(
-            open_access((libc::O_RDONLY | libc::O_TRUNC) as u32),
-            (true, true)
-        );
-        assert_eq!(
-            open_access((libc::O_PATH | libc::O_RDONLY) as u32),
-            (false, false)
-        );
     }
 }

@@ -5,6 +5,28 @@
 use aya::maps::Map;
 use std::os::fd::{AsFd as _, AsRawFd as _, RawFd};
 
+/// Names of the loss counters of `stats`, by index (`GH_HOOK_*` in the object).
+pub(crate) const HOOK_NAMES: [&str; 8] = [
+    "sched_process_fork",
+    "sched_process_exec",
+    "sched_process_exit",
+    "sys_enter",
+    "sys_exit",
+    "io_uring",
+    "network",
+    "reserved",
+];
+/// The other slots of `stats` (`GH_STAT_*` in the object).
+pub(crate) const STAT_TRACK_FULL: usize = 8;
+pub(crate) const STAT_BYTES_SENT: usize = 9;
+pub(crate) const STAT_BYTES_RECEIVED: usize = 10;
+pub(crate) const STAT_URING_PENDING_FULL: usize = 11;
+pub(crate) const STAT_MMSG_UNINSPECTED: usize = 12;
+/// Slots of `stats`, `uring_ops` and `syscall_counts`.
+pub(crate) const STAT_COUNT: u32 = 16;
+pub(crate) const URING_OPS: u32 = 64;
+pub(crate) const MAX_SYSCALLS: u32 = 512;
+
 /// `union bpf_attr` for the BPF_MAP_*_BATCH commands.
 #[repr(C)]
 #[derive(Default)]

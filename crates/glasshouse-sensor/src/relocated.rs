@@ -22,9 +22,12 @@ pub(crate) const CACHE_DIR: &str = "/run/glasshouse";
 pub(crate) fn relocate(object: &[u8], kernel_btf: &Btf) -> Result<Vec<u8>, String> {
     let mut parsed =
         aya_obj::Object::parse(object).map_err(|e| format!("parsing the BPF object: {e}"))?;
-    parsed
-        .relocate_btf(kernel_btf)
-        .map_err(|e| format!("relocating the BPF object: {}", crate::error_chain(&e)))?;
+    parsed.relocate_btf(kernel_btf).map_err(|e| {
+        format!(
+            "relocating the BPF object: {}",
+            crate::load::error_chain(&e)
+        )
+    })?;
     let elf = object::File::parse(object).map_err(|e| format!("reading the BPF object: {e}"))?;
     let mut out = object.to_vec();
     for function in parsed.functions.values() {

@@ -1,0 +1,97 @@
+//! What the sensor could and could not see: `sensor` of the receipt, its notes, and whether the
+//! receipt may call itself complete. Every gap that is counted somewhere ends up here.
+
+use crate::aggregate::{self, Aggregator};
+use crate::counters::{
+    HOOK_NAMES, STAT_MMSG_UNINSPECTED, STAT_TRACK_FULL, STAT_URING_PENDING_FULL,
+};
+use glasshouse_receipt::{ArgvCapture, HookStatus, SensorCoverage};
+
+/// What a run knows at its end about its own sight.
+pub(crate) struct Sight<'a> {
+    /// Each hook, attached or not.
+    pub(crate) hooks: Vec<HookStatus>,
+    /// The totals of the `stats` counters.
+    pub(crate) stats: &'a [u64],
+    /// The aggregate the drain thread returned.
+    pub(crate) agg: &'a Aggregator,
+    /// Whether the tree used io_uring at all.
+    pub(crate) used_io_uring: bool,
+    pub(crate) argv_capture: ArgvCapture,
+    pub(crate) linger_ms: u64,
+}
+
+/// The coverage section, with a note for every gap; complete only when there is none.
+pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
+    let Sight {
+        hooks,
+        stats,
+        agg,
+        used_io_uring,
+        argv_capture,
+        linger_ms,
+    } = sight;
+    let mut coverage = SensorCoverage::default();
+    coverage.kind = "ebpf".into();
+    coverage.hooks = hooks;
+    for (i, name) in HOOK_NAMES.iter().enumerate() {
+        if stats[i] > 0 {
+            coverage.lost_by_hook.insert((*name).to_owned(), stats[i]);
+        }
+    }
+    coverage.events_lost = coverage.lost_by_hook.values().sum();
+    coverage.truncated = agg.truncations();
+    coverage.argv_capture = argv_capture;
+    coverage.linger_ms = linger_ms;
+    if stats[STAT_TRACK_FULL] > 0 {
+        coverage.notes.push(format!(
+            "{} processes or threads could not be followed: the kernel could not add them to this run's tables (full, or out of memory)",
+            stats[STAT_TRACK_FULL]
+        ));
+    }
+    if stats[STAT_URING_PENDING_FULL] > 0 {
+        coverage.notes.push(format!(
+            "{} io_uring operations could not be followed: the table of pending requests was full",
+            stats[STAT_URING_PENDING_FULL]
+        ));
+    }
+    if stats[STAT_MMSG_UNINSPECTED] > 0 {
+        coverage.notes.push(format!(
+            "{} sendmmsg messages past the first 8 of a call were sent without their destinations being read",
+            stats[STAT_MMSG_UNINSPECTED]
+        ));
+    }
+    if used_io_uring {
+        coverage.notes.push(
+            "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, setxattr, connect, sendmsg and send operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
+        );
+    }
+    let omitted = agg.omitted();
+    for (list, n) in &omitted {
+        coverage.notes.push(format!(
+            "{list} holds its first {} distinct entries; {n} events with further distinct entries were not listed",
+            aggregate::MAX_LISTED
+        ));
+    }
+    if agg.malformed > 0 {
+        coverage.notes.push(format!(
+            "{} events could not be decoded (the BPF object does not match this glasshouse)",
+            agg.malformed
+        ));
+    }
+    for h in coverage.hooks.iter().filter(|h| !h.attached) {
+        coverage.notes.push(format!(
+            "hook {} did not attach: what it observes is missing from this receipt",
+            h.name
+        ));
+    }
+    coverage.complete = coverage.hooks.iter().all(|h| h.attached)
+        && coverage.events_lost == 0
+        && coverage.truncated.is_empty()
+        && agg.malformed == 0
+        && omitted.is_empty()
+        && stats[STAT_TRACK_FULL] == 0
+        && stats[STAT_URING_PENDING_FULL] == 0
+        && stats[STAT_MMSG_UNINSPECTED] == 0;
+    coverage
+}

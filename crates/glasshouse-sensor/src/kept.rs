@@ -1,0 +1,135 @@
+//! Using a kept program set (see [`crate::pool`] for how sets are found and held): attached
+//! after its state is reset for this run, or, when there is none or it cannot be used, the
+//! object loaded afresh and pinned as a new set.
+
+use crate::counters::{Counters, MAX_SYSCALLS, STAT_COUNT, URING_OPS};
+use crate::load::{error_chain, next_generation, Attached, Kernel, HOOKS};
+use crate::{pool, SensorError};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
+use aya::programs::BtfTracePoint;
+use glasshouse_receipt::HookStatus;
+use std::collections::BTreeMap;
+
+impl Kernel {
+    /// A set kept by an earlier run, attached after its state is reset for this run.
+    fn from_pins(slot: &pool::Slot, cpus: usize) -> Result<Self, String> {
+        let mut maps = BTreeMap::new();
+        for name in pool::PINNED_MAPS {
+            let data = MapData::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            let map = Map::from_map_data(data).map_err(|e| error_chain(&e))?;
+            maps.insert(*name, map);
+        }
+        let ring = reset(&mut maps, cpus).map_err(|e| format!("resetting the kept set: {e}"))?;
+        // Before attaching: from the first event on, thread entries of earlier runs match
+        // nothing.
+        let gen = next_generation(&mut maps)?;
+        let mut programs = Vec::new();
+        let mut hooks = Vec::new();
+        for (name, tracepoint) in HOOKS {
+            // A kept set is attached whole or not at all: on any failure the run loads afresh
+            // and reports what that load could attach.
+            let mut program =
+                BtfTracePoint::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            program.attach().map_err(|e| error_chain(&e))?;
+            hooks.push(HookStatus::new(format!("tp_btf/{tracepoint}"), true, None));
+            programs.push(program);
+        }
+        Ok(Self {
+            programs: Attached::Pinned {
+                _programs: programs,
+            },
+            hooks,
+            maps,
+            ring: Some(ring),
+            gen,
+        })
+    }
+
+    /// Pins every program and map of a freshly loaded object in `slot`, for later runs.
+    fn pin(&mut self, slot: &pool::Slot) -> Result<(), String> {
+        let Attached::Object(ebpf) = &mut self.programs else {
+            return Ok(());
+        };
+        for (name, _) in HOOKS {
+            let program = ebpf
+                .program_mut(name)
+                .ok_or_else(|| format!("program {name} is missing"))?;
+            program.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+        }
+        for (name, map) in &self.maps {
+            map.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The programs of the kept set `slot` holds; or, when there is none or it cannot be used, the
+/// object loaded afresh, and pinned in `slot` for later runs when every hook attached. Returns
+/// the slot still held, if any.
+pub(crate) fn kept_or_loaded(
+    slot: Option<pool::Slot>,
+    object: &[u8],
+    key: Option<&str>,
+    cpus: usize,
+    capture: bool,
+) -> Result<(Kernel, Option<pool::Slot>), SensorError> {
+    let Some(slot) = slot else {
+        return Ok((Kernel::load(object, key, cpus, capture)?, None));
+    };
+    let programs: Vec<&str> = HOOKS.iter().map(|(name, _)| *name).collect();
+    if slot.is_complete(&programs) {
+        if let Ok(kernel) = Kernel::from_pins(&slot, cpus) {
+            return Ok((kernel, Some(slot)));
+        }
+    }
+    // Incomplete (a run died while pinning) or unusable: whatever is there goes.
+    slot.clear();
+    let mut kernel = Kernel::load(object, key, cpus, capture)?;
+    if kernel.hooks.iter().all(|h| h.attached) && kernel.pin(&slot).is_ok() {
+        return Ok((kernel, Some(slot)));
+    }
+    slot.clear();
+    Ok((kernel, None))
+}
+
+/// Readies a kept set's maps for a new run: nothing of an earlier run may show in this one.
+/// The programs are detached while this runs, so nothing writes the maps meanwhile. Returns
+/// the emptied ring buffer.
+fn reset(maps: &mut BTreeMap<&'static str, Map>, cpus: usize) -> Result<RingBuf<MapData>, String> {
+    let err = |e: aya::maps::MapError| error_chain(&e);
+    let events = maps.remove("events").ok_or("the set has no ring buffer")?;
+    let mut ring = RingBuf::try_from(events).map_err(err)?;
+    // Records of a run that crashed before draining them.
+    while ring.next().is_some() {}
+    // Processes of an earlier tree that are still alive are not this run's.
+    if let Some(map) = maps.get_mut("tracked") {
+        clear_hash::<u32, u64>(map).map_err(err)?;
+    }
+    for name in ["tcp_pending", "uring_pending"] {
+        if let Some(map) = maps.get_mut(name) {
+            clear_hash::<u64, u32>(map).map_err(err)?;
+        }
+    }
+    for (name, slots) in [
+        ("syscall_counts", MAX_SYSCALLS),
+        ("uring_ops", URING_OPS),
+        ("stats", STAT_COUNT),
+    ] {
+        if let Some(map) = maps.get(name) {
+            Counters::of(map, slots, cpus)
+                .and_then(|c| c.zero())
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+    }
+    Ok(ring)
+}
+
+/// Deletes every entry of a hash map.
+fn clear_hash<K: aya::Pod, V: aya::Pod>(map: &mut Map) -> Result<(), aya::maps::MapError> {
+    let mut hash = BpfHashMap::<&mut MapData, K, V>::try_from(map)?;
+    let keys: Vec<K> = hash.keys().filter_map(Result::ok).collect();
+    for key in keys {
+        hash.remove(&key)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! Loading the object: relocated (or taken from this boot's relocation cache), its maps
+//! created, every program verified and attached on a thread of its own.
+
+use crate::{pool, relocated, SensorError};
+use aya::maps::{Map, MapData, RingBuf};
+use aya::programs::BtfTracePoint;
+use aya::{Btf, Ebpf, EbpfLoader};
+use glasshouse_receipt::HookStatus;
+use std::collections::BTreeMap;
+
+/// The compiled BPF object, built by `scripts/build-ebpf.sh` from `bpf/*.c`.
+pub(crate) static EMBEDDED_OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/glasshouse.bpf.o");
+
+/// The programs of the object and the tracepoints they attach to.
+pub(crate) const HOOKS: &[(&str, &str)] = &[
+    ("gh_fork", "sched_process_fork"),
+    ("gh_exec", "sched_process_exec"),
+    ("gh_exit", "sched_process_exit"),
+    ("gh_sys_enter", "sys_enter"),
+    ("gh_sys_exit", "sys_exit"),
+    ("gh_tcp_state", "inet_sock_set_state"),
+    ("gh_sock_send", "sock_send_length"),
+    ("gh_sock_recv", "sock_recv_length"),
+    ("gh_uring_submit", "io_uring_submit_req"),
+    ("gh_uring_complete", "io_uring_complete"),
+];
+
+/// The programs a run has attached.
+pub(crate) enum Attached {
+    /// Loaded by this run; the object may also have been pinned for later runs.
+    Object(Ebpf),
+    /// A kept set's programs, held for their links.
+    Pinned { _programs: Vec<BtfTracePoint> },
+}
+
+/// The loaded sensor as a run uses it: attached programs and the maps user space touches.
+pub(crate) struct Kernel {
+    pub(crate) programs: Attached,
+    pub(crate) hooks: Vec<HookStatus>,
+    /// The maps of [`pool::PINNED_MAPS`], by name.
+    pub(crate) maps: BTreeMap<&'static str, Map>,
+    /// The ring buffer, when it is already mapped (a kept set's, emptied).
+    pub(crate) ring: Option<RingBuf<MapData>>,
+    /// This run's generation (see `run` in the object).
+    pub(crate) gen: u32,
+}
+
+impl Kernel {
+    pub(crate) fn take_map(&mut self, name: &str) -> Result<Map, SensorError> {
+        self.maps
+            .remove(name)
+            .ok_or_else(|| SensorError::Load(format!("the object has no map {name:?}")))
+    }
+
+    /// Loads the object and attaches its programs. `key` names the object's relocation for this
+    /// boot ([`relocated::cache_key`]).
+    pub(crate) fn load(
+        object: &[u8],
+        key: Option<&str>,
+        cpus: usize,
+        capture: bool,
+    ) -> Result<Self, SensorError> {
+        // The kernel's BTF names the tracepoints the programs attach to. aya's loader parses a
+        // copy of its own when it is created; parse ours alongside it.
+        let btf_parse = std::thread::spawn(Btf::from_sys_fs);
+        let load = |bytes: &[u8]| load_object(bytes, cpus as u32, capture.into());
+
+        // An object relocated for this boot by an earlier run loads without relocating again.
+        let cache = std::path::Path::new(relocated::CACHE_DIR);
+        let cached = key.and_then(|key| relocated::load(cache, key));
+        let forget_cached = || {
+            if let Some(key) = key {
+                relocated::forget(cache, key);
+            }
+        };
+        let from_cache = match cached.map(|bytes| load(&bytes)) {
+            Some(Ok(ebpf)) => Some(ebpf),
+            Some(Err(_)) => {
+                // Whatever is wrong with the cached copy, a fresh relocation replaces it.
+                forget_cached();
+                None
+            }
+            None => None,
+        };
+        let btf = btf_parse
+            .join()
+            .map_err(|_| SensorError::Load("the BTF parser thread panicked".into()))?
+            .map_err(|e| SensorError::Load(format!("reading kernel BTF: {e}")))?;
+        let cache_used = from_cache.is_some();
+        let mut ebpf = match from_cache {
+            Some(ebpf) => ebpf,
+            None => {
+                let bytes = relocated::relocate(object, &btf).map_err(SensorError::Load)?;
+                let ebpf = load(&bytes)?;
+                if let Some(key) = key {
+                    relocated::store(cache, key, &bytes);
+                }
+                ebpf
+            }
+        };
+
+        // Verification is most of the start-up time and each program is verified on its own:
+        // load them side by side, one thread each.
+        let mut programs: std::collections::HashMap<&str, &mut aya::programs::Program> =
+            ebpf.programs_mut().collect();
+        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let loading: Vec<_> = HOOKS
+                .iter()
+                .map(|(name, tracepoint)| {
+                    let program = programs.remove(name);
+                    let btf = &btf;
+                    scope.spawn(move || attach(program, name, tracepoint, btf))
+                })
+                .collect();
+            loading
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err("the loader thread panicked".into()))
+                })
+                .collect()
+        });
+        let hooks: Vec<HookStatus> = HOOKS
+            .iter()
+            .zip(results)
+            .map(|((_, tracepoint), result)| {
+                HookStatus::new(format!("tp_btf/{tracepoint}"), result.is_ok(), result.err())
+            })
+            .collect();
+        if cache_used && hooks.iter().any(|h| !h.attached) {
+            // Not the cache's doing as far as anyone can tell, but the next run should not
+            // have to wonder: it relocates afresh.
+            forget_cached();
+        }
+        let mut maps = BTreeMap::new();
+        for name in pool::PINNED_MAPS {
+            if let Some(map) = ebpf.take_map(name) {
+                maps.insert(*name, map);
+            }
+        }
+        // New maps hold no entries of any earlier run: the generation can be taken after the
+        // programs were attached.
+        let gen = next_generation(&mut maps).map_err(SensorError::Load)?;
+        Ok(Self {
+            programs: Attached::Object(ebpf),
+            hooks,
+            maps,
+            ring: None,
+            gen,
+        })
+    }
+}
+
+/// Creates the maps of an already relocated object (nothing is left for aya to relocate, so
+/// it is given no kernel BTF).
+fn load_object(bytes: &[u8], cpus: u32, capture_argv: u32) -> Result<Ebpf, SensorError> {
+    EbpfLoader::new()
+        .btf(None)
+        // aya has no type for task storage (the per-thread map); glasshouse reaches it with raw
+        // bpf(2) calls.
+        .allow_unsupported_maps()
+        .map_max_entries("scratch", cpus)
+        .override_global("cfg_capture_argv", &capture_argv, true)
+        .load(bytes)
+        .map_err(|e| {
+            let detail = error_chain(&e);
+            if detail.contains("Operation not permitted") || detail.contains("Permission denied") {
+                SensorError::NotPermitted(detail)
+            } else {
+                SensorError::Load(detail)
+            }
+        })
+}
+
+fn attach(
+    program: Option<&mut aya::programs::Program>,
+    name: &str,
+    tracepoint: &str,
+    btf: &Btf,
+) -> Result<(), String> {
+    let prog: &mut BtfTracePoint = program
+        .ok_or_else(|| format!("program {name} is missing from the object"))?
+        .try_into()
+        .map_err(|e| format!("{name}: {e}"))?;
+    prog.load(tracepoint, btf).map_err(|e| error_chain(&e))?;
+    prog.attach().map_err(|e| error_chain(&e))?;
+    Ok(())
+}
+
+/// An error with its sources, on one line. A verifier log is cut to its last lines, where the
+/// kernel says why it refused the program.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    let lines: Vec<&str> = s.lines().collect();
+    if lines.len() > 12 {
+        let mut short = format!("{} [... verifier log cut ...]", lines[0]);
+        for line in &lines[lines.len() - 10..] {
+            short.push('\n');
+            short.push_str(line);
+        }
+        return short;
+    }
+    s
+}
+
+/// Gives the run a generation of its own (the `run` map) and returns it.
+pub(crate) fn next_generation(maps: &mut BTreeMap<&'static str, Map>) -> Result<u32, String> {
+    let err = |e: aya::maps::MapError| format!("run: {}", error_chain(&e));
+    let run = maps.get_mut("run").ok_or("the object has no map \"run\"")?;
+    let mut state = aya::maps::Array::<&mut MapData, u32>::try_from(run).map_err(err)?;
+    let gen = state.get(&0, 0).map_err(err)?.wrapping_add(1).max(1);
+    state.set(0, gen, 0).map_err(err)?;
+    Ok(gen)
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# The kernel matrix's guest side: run by the guest init (init.c) inside the booted kernel, from
+# the host's root file system (read-only, under a tmpfs overlay). Mounts what the tests need,
+# runs the test binaries the plan names and reports on the second serial port (/dev/ttyS1),
+# one record a line, which scripts/kernel-matrix.sh reads back:
+#   KM-INFO <text>                       facts about the guest
+#   KM-LOG <suite> <line>                the test binary's own output, verbatim
+#   KM-RESULT <ok|FAILED|ignored> <suite>::<test> <seconds>
+#   KM-SUITE-END <suite> <exit status>
+#   KM-DONE
+# The plan (a shell fragment the host wrote before boot) sets KM_CWD, KM_SUITES ("suite=path"
+# words) and, per suite, KM_FILTER_<suite> (libtest arguments).
+set -u
+plan=$1
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+ip link set lo up
+
+out=/dev/ttyS1
+stty -F "$out" raw -echo 2>/dev/null
+exec 3>"$out"
+report() { printf '%s\n' "$*" >&3; }
+
+. "$plan"
+report "KM-INFO kernel $(uname -r)"
+report "KM-INFO cpus $(nproc) memory_kib $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+if [ -e /sys/kernel/btf/vmlinux ]; then
+  report "KM-INFO btf yes"
+else
+  report "KM-INFO btf MISSING: the sensor cannot load"
+fi
+
+cd "$KM_CWD" || report "KM-INFO cannot cd to $KM_CWD"
+for entry in $KM_SUITES; do
+  suite=${entry%%=*}
+  bin=${entry#*=}
+  eval "filter=\${KM_FILTER_$suite:-}"
+  last=$(date +%s.%N)
+  # One test at a time: each result line then closes that test, and its time is the time since
+  # the previous line (the first one also carries the start and the testers' compilation).
+  # shellcheck disable=SC2086 # the filter is a list of words, written by the host
+  { "$bin" --test-threads=1 $filter 2>&1; echo "KM-EXIT $?"; } | while IFS= read -r line; do
+    case $line in
+      "KM-EXIT "*)
+        report "KM-SUITE-END $suite ${line#KM-EXIT }"
+        continue
+        ;;
+    esac
+    report "KM-LOG $suite $line"
+    case $line in
+      "test "*" ... ok" | "test "*" ... FAILED" | "test "*" ... ignored"*)
+        now=$(date +%s.%N)
+        name=${line#test }
+        name=${name%% ... *}
+        status=${line##* ... }
+        status=${status%% *}
+        report "KM-RESULT $status $suite::$name $(awk -v a="$last" -v b="$now" 'BEGIN { printf "%.1f", b - a }')"
+        last=$now
+        ;;
+    esac
+  done
+done
+report "KM-DONE"

@@ -7,6 +7,7 @@
 //!
 //! This crate knows nothing of BPF, processes or policies beyond their recorded results.
 
+mod legacy;
 mod model;
 mod text;
 

@@ -10,10 +10,8 @@ pub const SENSOR_UNAVAILABLE: i32 = 124;
 pub const RECEIPT_WRITE_FAILED: i32 = 123;
 /// `--enforce-exit` was given and the policy found violations.
 pub const POLICY_VIOLATION: i32 = 122;
-/// The command exists but cannot be executed (shell convention).
-pub const NOT_EXECUTABLE: i32 = 126;
-/// The command was not found (shell convention).
-pub const NOT_FOUND: i32 = 127;
+// 127 (not found) and 126 (cannot be executed) are the shell's codes; the pipeline gives them
+// (glasshouse_run::supervise::{NOT_FOUND, NOT_EXECUTABLE}) as the command's status.
 
 /// An error that ends glasshouse with a specific exit code.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,8 @@
 mod exit;
 mod policy_cmd;
 mod run;
-mod tee;
+mod schema;
+mod summary;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -62,10 +63,7 @@ fn main() -> ExitCode {
             Ok(code) => code,
             Err(e) => report(&e),
         },
-        Command::Schema => {
-            print!("{}", glasshouse_receipt::schema_json());
-            0
-        }
+        Command::Schema => schema::run(),
         Command::Policy(cmd) => policy_cmd::run(cmd),
     };
     to_exit_code(code)

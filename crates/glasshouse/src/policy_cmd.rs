@@ -1,5 +1,5 @@
-//! `glasshouse policy check|explain` and the policy step of `glasshouse run --policy`: thin glue
-//! over the glasshouse-policy crate, which does the judging.
+//! `glasshouse policy check|explain`: thin glue over the glasshouse-policy crate, which does
+//! the judging.
 
 use anyhow::Context as _;
 use glasshouse_policy::{violation_line, Action, Context, Effect, Finding, Policy};
@@ -175,27 +175,17 @@ fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
 }
 
 /// A policy file read and compiled, ready to judge receipts.
-///
-/// `glasshouse run --policy FILE` loads it before the child starts, so that a bad policy is
-/// refused before anything runs, and applies it to the receipt afterwards.
 #[derive(Debug)]
-pub struct LoadedPolicy {
+struct LoadedPolicy {
     policy: Policy,
 }
 
 impl LoadedPolicy {
     /// Reads and compiles the policy at `path`. Errors read `PATH:LINE:COLUMN: problem`.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
+    fn load(path: &Path) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read policy {}", path.display()))?;
         let policy = Policy::parse(&bytes, &path.display().to_string())?;
         Ok(Self { policy })
-    }
-
-    /// Judges `receipt` and records the verdict in it (`policy`, and the file violations in
-    /// `filesystem.policy_violations`); nothing else in the receipt changes. Returns whether
-    /// anything was denied.
-    pub fn apply(&self, receipt: &mut Receipt) -> bool {
-        self.policy.evaluate(receipt).record_in(receipt)
     }
 }

@@ -19,6 +19,7 @@ pub struct Tee {
 }
 
 /// What passed through a stream.
+#[derive(Debug, Clone)]
 pub struct TeeResult {
     /// Lowercase hex SHA-256.
     pub sha256: String,

@@ -1,0 +1,148 @@
+//! The assemble stage: the receipt's identity and environment (taken when the run starts) and
+//! everything the other stages found, put together.
+
+use crate::supervise::Supervised;
+use crate::tee;
+use crate::RunPlan;
+use glasshouse_backend::{BackendInfo, Termination};
+use glasshouse_receipt::{OsText, Provenance, Receipt};
+use glasshouse_sensor::Observations;
+use std::ffi::OsString;
+
+/// A receipt with the run's identity, environment and backend, taken before the command starts.
+pub(crate) fn start_receipt(plan: &RunPlan, provenance: Provenance, info: BackendInfo) -> Receipt {
+    let mut receipt = Receipt::new(uuid::Uuid::now_v7().to_string(), provenance, now_rfc3339());
+    fill_environment(&mut receipt, &plan.command);
+    receipt.execution.backend = info.name.to_owned();
+    receipt.execution.isolation = info.isolation.to_owned();
+    receipt
+}
+
+/// Puts the outcome, output hashes, resources and observations into `receipt`.
+pub(crate) fn assemble(receipt: &mut Receipt, run: Supervised, observed: Observations) {
+    let mut notes = Vec::new();
+    for (stream, result, hash, bytes) in [
+        (
+            "stdout",
+            run.stdout,
+            &mut receipt.artifacts.stdout_hash,
+            &mut receipt.artifacts.stdout_bytes,
+        ),
+        (
+            "stderr",
+            run.stderr,
+            &mut receipt.artifacts.stderr_hash,
+            &mut receipt.artifacts.stderr_bytes,
+        ),
+    ] {
+        *hash = result
+            .as_ref()
+            .map_or_else(tee::empty_sha256, |r| r.sha256.clone());
+        *bytes = result.as_ref().map_or(0, |r| r.bytes);
+        if result.is_some_and(|r| !r.complete) {
+            notes.push(format!(
+                "{stream} was still held open by a process outside the traced tree when the run ended; artifacts.{stream}_hash covers what was written until then"
+            ));
+        }
+    }
+    receipt.outcome.error = run.spawn_error;
+    record_outcome(receipt, run.termination, run.root_pid.is_some());
+    fill_resources(receipt);
+    receipt.process_tree = observed.process_tree;
+    // Policy violations are added later, from the finished receipt.
+    receipt.filesystem = observed.filesystem;
+    receipt.network = observed.network;
+    receipt.syscalls = observed.syscalls;
+    let mut coverage = observed.coverage;
+    coverage.notes.extend(notes);
+    receipt.sensor = Some(coverage);
+    receipt.fill_legacy();
+}
+
+fn record_outcome(receipt: &mut Receipt, termination: Termination, ran: bool) {
+    match termination {
+        Termination::Exited(code) => receipt.outcome.exit_code = Some(code),
+        Termination::Signaled(sig) => {
+            receipt.outcome.signal = Some(sig);
+            if ran {
+                receipt.outcome.error =
+                    Some(format!("killed by signal {sig} ({})", signal_name(sig)));
+            }
+        }
+    }
+}
+
+/// Resource usage of every descendant glasshouse (or a descendant) has reaped.
+fn fill_resources(receipt: &mut Receipt) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    use nix::sys::time::TimeValLike as _;
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) else {
+        return;
+    };
+    receipt.resources.user_time_ms = usage.user_time().num_milliseconds().max(0) as u64;
+    receipt.resources.system_time_ms = usage.system_time().num_milliseconds().max(0) as u64;
+    receipt.resources.cpu_time_ms =
+        receipt.resources.user_time_ms + receipt.resources.system_time_ms;
+    receipt.resources.max_rss_kb = usage.max_rss().max(0) as u64;
+    receipt.timing.cpu_time_ms = receipt.resources.cpu_time_ms;
+}
+
+fn fill_environment(receipt: &mut Receipt, command: &[OsString]) {
+    let env = &mut receipt.environment;
+    env.os = std::env::consts::OS.to_owned();
+    env.arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+    .to_owned();
+    env.runtime = command.first().map(runtime_name).unwrap_or_default();
+    env.sandbox.network = "enabled".to_owned();
+    env.kernel = Some(
+        rustix::system::uname()
+            .release()
+            .to_string_lossy()
+            .into_owned(),
+    );
+    env.working_dir = std::env::current_dir()
+        .ok()
+        .map(|d| OsText::from(d.as_path()));
+    env.home = std::env::var_os("HOME").map(|h| OsText::from(h.as_os_str()));
+}
+
+/// The program's name, which for an interpreter is the runtime (`python3`, `node`, `bash`).
+fn runtime_name(program: &OsString) -> String {
+    std::path::Path::new(program).file_name().map_or_else(
+        || program.to_string_lossy().into_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// The conventional name of a signal number.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGXCPU => "SIGXCPU",
+        _ => "signal",
+    }
+}

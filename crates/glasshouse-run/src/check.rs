@@ -1,0 +1,107 @@
+//! The check stage: everything that can be refused is refused here, before a process exists;
+//! and the policy stage's compiled policy, loaded here so that a bad one stops the run early.
+
+use crate::{RunError, RunPlan};
+use glasshouse_backend::ExecutionBackend;
+use glasshouse_policy::Policy;
+use glasshouse_receipt::{Provenance, Receipt};
+use std::path::Path;
+
+/// Where the sensor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Profile {
+    /// The host's kernel sensor follows the tree.
+    Host,
+    /// A sensor inside the backend's guest (needs a VM backend).
+    Guest,
+    /// Both (needs a VM backend).
+    Combined,
+}
+
+impl Profile {
+    /// The profile's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Host => "host",
+            Self::Guest => "guest",
+            Self::Combined => "combined",
+        }
+    }
+}
+
+/// What the check stage hands on.
+pub(crate) struct Checked {
+    pub backend: Box<dyn ExecutionBackend + Send>,
+    pub provenance: Provenance,
+    pub policy: Option<LoadedPolicy>,
+}
+
+/// Refuses a plan that cannot be carried out: an unavailable backend or profile, a receipt path
+/// the write stage could not use, a policy that does not load.
+pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
+    let backend = plan
+        .backend
+        .open()
+        .map_err(|e| RunError::Refused(e.to_string()))?;
+    let provenance = match plan.profile {
+        Profile::Host => Provenance::Host,
+        other => {
+            let supporting = glasshouse_backend::backends_with_guest_sensor();
+            let which = if supporting.is_empty() {
+                "no backend in this build has one (kata and firecracker are not available)"
+                    .to_owned()
+            } else {
+                format!("use --backend {}", supporting.join(" or "))
+            };
+            return Err(RunError::Refused(format!(
+                "--profile {} needs a backend with a guest sensor, and {which}; use --profile host",
+                other.name()
+            )));
+        }
+    };
+    if plan.command.is_empty() {
+        return Err(RunError::Refused("no command given".to_owned()));
+    }
+    crate::write::check_target(&plan.receipt_path)?;
+    let policy = plan
+        .policy
+        .as_deref()
+        .map(LoadedPolicy::load)
+        .transpose()
+        .map_err(RunError::Refused)?;
+    Ok(Checked {
+        backend,
+        provenance,
+        policy,
+    })
+}
+
+/// A policy file read and compiled before the run, applied to the receipt after it.
+#[derive(Debug)]
+pub struct LoadedPolicy {
+    policy: Policy,
+}
+
+impl LoadedPolicy {
+    /// Reads and compiles the policy at `path`. Errors read `PATH:LINE:COLUMN: problem`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
+        let policy =
+            Policy::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
+        Ok(Self { policy })
+    }
+
+    /// The compiled policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The policy stage: judges `receipt` and records the verdict in it (`policy`, and the
+    /// file violations in `filesystem.policy_violations`); nothing else changes. Returns
+    /// whether anything was denied.
+    pub fn apply(&self, receipt: &mut Receipt) -> bool {
+        self.policy.evaluate(receipt).record_in(receipt)
+    }
+}

@@ -1,0 +1,293 @@
+//! `glasshouse run` as a library: a [`RunPlan`] goes through a fixed list of [`Stage`]s and
+//! comes out as a written receipt and the command's status.
+//!
+//! The stages, in order (see [`Stage::ALL`]):
+//!
+//! | stage    | what it does                                                        | module        |
+//! |----------|---------------------------------------------------------------------|---------------|
+//! | check    | refuse anything that can be refused before a process exists         | [`check`]     |
+//! | attach   | start the kernel sensor, become a child subreaper                   | this file     |
+//! | spawn    | fork the command with the tracking hook, start the output tees      | [`supervise`] |
+//! | wait     | wait for the command, forwarding signals                            | [`supervise`] |
+//! | linger   | keep recording descendants up to `--linger`, then end them          | [`supervise`] |
+//! | finish   | detach, drain, collect the sensor's observations and the output hashes | this file  |
+//! | assemble | put everything into a [`Receipt`] (legacy fields included)          | [`assemble`]  |
+//! | policy   | evaluate the policy and record its verdict                          | [`check`]     |
+//! | redact   | [`Hooks::redactors`] rewrite the receipt (none by default)          | [`hooks`]     |
+//! | sign     | [`Hooks::signers`] produce attachments such as an envelope (none by default) | [`hooks`] |
+//! | write    | write the receipt and the attachments atomically                   | [`write`]     |
+//!
+//! Later features plug into a stage through [`Hooks`] rather than into the orchestration:
+//! [`Observer`] sees every stage boundary (the seam for a live event stream), [`Enforcer`]
+//! sees the compiled policy and the command before spawn (the seam for turning a policy into
+//! enforcement), [`Redactor`] and [`Signer`] are the redact and sign stages.
+
+pub mod assemble;
+pub mod check;
+pub mod hooks;
+mod plain;
+pub mod supervise;
+pub mod tee;
+pub mod write;
+
+pub use check::Profile;
+pub use hooks::{Attachment, Enforcer, HookError, Hooks, Observer, Redactor, Signer};
+pub use plain::{run_plain, PlainRun};
+
+use glasshouse_backend::{BackendKind, CommandSpec};
+use glasshouse_receipt::Receipt;
+use glasshouse_sensor::{Sensor, SensorOptions};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One step of a profiled run, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Validate the plan; nothing has run yet.
+    Check,
+    /// Start the sensor.
+    Attach,
+    /// Start the command.
+    Spawn,
+    /// Wait for the command to end.
+    Wait,
+    /// Follow descendants that outlive it, then end them.
+    Linger,
+    /// Stop the sensor and collect what it saw.
+    Finish,
+    /// Build the receipt.
+    Assemble,
+    /// Judge the receipt.
+    Policy,
+    /// Remove secrets from the receipt.
+    Redact,
+    /// Sign the receipt.
+    Sign,
+    /// Write the receipt and its attachments.
+    Write,
+}
+
+impl Stage {
+    /// Every stage, in order.
+    pub const ALL: [Stage; 11] = [
+        Self::Check,
+        Self::Attach,
+        Self::Spawn,
+        Self::Wait,
+        Self::Linger,
+        Self::Finish,
+        Self::Assemble,
+        Self::Policy,
+        Self::Redact,
+        Self::Sign,
+        Self::Write,
+    ];
+
+    /// The stage's name, as documentation and event streams spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::Attach => "attach",
+            Self::Spawn => "spawn",
+            Self::Wait => "wait",
+            Self::Linger => "linger",
+            Self::Finish => "finish",
+            Self::Assemble => "assemble",
+            Self::Policy => "policy",
+            Self::Redact => "redact",
+            Self::Sign => "sign",
+            Self::Write => "write",
+        }
+    }
+}
+
+/// Errors that end a run. Each says which stage refused and why; the binary maps them to
+/// its exit codes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The plan was refused before the command started (bad option, unsupported profile or
+    /// backend, unusable receipt path or policy). Nothing ran.
+    #[error("{0}")]
+    Refused(String),
+    /// The kernel sensor could not start. Nothing ran.
+    #[error("{0}")]
+    SensorUnavailable(String),
+    /// The command ran but its receipt could not be written.
+    #[error("{message}")]
+    ReceiptNotWritten {
+        /// What failed, naming the path.
+        message: String,
+        /// The command's status (what glasshouse would otherwise have exited with).
+        command_status: i32,
+    },
+    /// A hook (redact, sign, enforce) failed. Before spawn nothing ran; after it, the receipt
+    /// was not written.
+    #[error("{stage} stage: {source}")]
+    Hook {
+        /// The stage whose hook failed.
+        stage: &'static str,
+        /// The hook's error.
+        source: HookError,
+    },
+}
+
+/// What a profiled run does.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunPlan {
+    /// The program and its arguments.
+    pub command: Vec<OsString>,
+    /// The profile (only `host` runs in this build).
+    pub profile: Profile,
+    /// The execution backend.
+    pub backend: BackendKind,
+    /// Where the receipt goes.
+    pub receipt_path: PathBuf,
+    /// How long descendants that outlive the command are still recorded.
+    pub linger: Duration,
+    /// A policy file to judge the receipt with.
+    pub policy: Option<PathBuf>,
+}
+
+impl RunPlan {
+    /// A plan for `command` with the defaults: host profile, process backend, `receipt.json`,
+    /// 3 s linger, no policy.
+    pub fn new(command: Vec<OsString>) -> Self {
+        Self {
+            command,
+            profile: Profile::Host,
+            backend: BackendKind::Process,
+            receipt_path: PathBuf::from("receipt.json"),
+            linger: Duration::from_secs(3),
+            policy: None,
+        }
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// The receipt as written.
+    pub receipt: Receipt,
+    /// Where it was written.
+    pub receipt_path: PathBuf,
+    /// Whether the policy denied anything.
+    pub policy_violated: bool,
+    /// Why the command could not start, if it did not.
+    pub spawn_error: Option<String>,
+}
+
+impl RunReport {
+    /// The command's status (shell convention: 128+N for signal N).
+    pub fn command_status(&self) -> i32 {
+        self.receipt.exit_code
+    }
+}
+
+/// Runs `plan` through every stage, with `hooks` plugged in.
+pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
+    hooks.stage(Stage::Check);
+    let checked = check::check(plan)?;
+    let mut backend = checked.backend;
+    if let Some(enforcer) = hooks.enforcer.as_mut() {
+        enforcer
+            .prepare(
+                checked.policy.as_ref().map(check::LoadedPolicy::policy),
+                plan,
+            )
+            .map_err(|source| RunError::Hook {
+                stage: Stage::Check.name(),
+                source,
+            })?;
+    }
+
+    hooks.stage(Stage::Attach);
+    let sensor_options = SensorOptions::from_env().map_err(|e| RunError::Refused(e.to_string()))?;
+    let sensor = Sensor::start(&sensor_options, std::process::id())
+        .map_err(|e| RunError::SensorUnavailable(e.to_string()))?;
+    // Orphaned descendants are re-parented to glasshouse, so they can be waited for and ended.
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|e| RunError::Refused(format!("cannot become a child subreaper: {e}")))?;
+    let mut receipt = assemble::start_receipt(plan, checked.provenance, backend.identify());
+    let signals = supervise::SignalForwarder::install()?;
+
+    hooks.stage(Stage::Spawn);
+    let spec = CommandSpec {
+        program: plan.command[0].clone(),
+        args: plan.command[1..].to_vec(),
+        capture_output: true,
+        before_exec: vec![sensor.tracking_hook()],
+    };
+    let supervised = supervise::supervise(backend.as_mut(), spec, signals, &sensor, plan, hooks)?;
+    receipt.timing.duration_ms = supervised.duration.as_millis() as u64;
+
+    hooks.stage(Stage::Finish);
+    supervise::reap_orphans();
+    let observed = sensor.finish(supervised.root_pid, &supervised.ended, supervised.linger_ms);
+
+    hooks.stage(Stage::Assemble);
+    let spawn_error = supervised.spawn_error.clone();
+    assemble::assemble(&mut receipt, supervised, observed);
+
+    hooks.stage(Stage::Policy);
+    let policy_violated = checked
+        .policy
+        .as_ref()
+        .is_some_and(|p| p.apply(&mut receipt));
+
+    hooks.stage(Stage::Redact);
+    for redactor in &mut hooks.redactors {
+        redactor
+            .redact(&mut receipt)
+            .map_err(|source| RunError::Hook {
+                stage: Stage::Redact.name(),
+                source,
+            })?;
+    }
+    // Redaction may have changed what the legacy copies mirror.
+    receipt.fill_legacy();
+
+    hooks.stage(Stage::Sign);
+    let mut attachments = Vec::new();
+    for signer in &mut hooks.signers {
+        attachments.extend(signer.sign(&receipt).map_err(|source| RunError::Hook {
+            stage: Stage::Sign.name(),
+            source,
+        })?);
+    }
+
+    hooks.stage(Stage::Write);
+    write::write(&receipt, &plan.receipt_path, &attachments)?;
+    Ok(RunReport {
+        receipt,
+        receipt_path: plan.receipt_path.clone(),
+        policy_violated,
+        spawn_error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_run_in_the_documented_order() {
+        let names: Vec<_> = Stage::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(
+            names.join(" -> "),
+            "check -> attach -> spawn -> wait -> linger -> finish -> assemble -> policy -> redact -> sign -> write"
+        );
+    }
+
+    #[test]
+    fn attachments_are_named_after_the_receipt() {
+        assert_eq!(
+            write::attachment_path(std::path::Path::new("out/r.json"), ".dsse.json"),
+            PathBuf::from("out/r.json.dsse.json")
+        );
+    }
+}

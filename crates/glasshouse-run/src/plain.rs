@@ -1,0 +1,54 @@
+//! The plain runner (`run` without `--profile`): no sensor, no receipt, output inherited.
+
+use crate::supervise::{spawn_error_code, SignalForwarder};
+use crate::RunError;
+use glasshouse_backend::{BackendKind, CommandSpec};
+use std::ffi::OsString;
+
+/// How a plain run ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct PlainRun {
+    /// The command's status (127/126 when it could not start).
+    pub status: i32,
+    /// Why it could not start, if it did not.
+    pub spawn_error: Option<String>,
+}
+
+/// Runs `command` on `backend` with signals forwarded.
+pub fn run_plain(backend: BackendKind, command: &[OsString]) -> Result<PlainRun, RunError> {
+    let mut backend = backend
+        .open()
+        .map_err(|e| RunError::Refused(e.to_string()))?;
+    let Some((program, args)) = command.split_first() else {
+        return Err(RunError::Refused("no command given".to_owned()));
+    };
+    let spec = CommandSpec {
+        program: program.clone(),
+        args: args.to_vec(),
+        capture_output: false,
+        before_exec: Vec::new(),
+    };
+    let signals = SignalForwarder::install()?;
+    match backend.spawn(spec) {
+        Ok(child) => {
+            let forwarding = signals.forward_to(child.control.clone());
+            let termination = backend.wait();
+            forwarding.close();
+            termination
+                .map(|t| PlainRun {
+                    status: t.exit_code(),
+                    spawn_error: None,
+                })
+                .map_err(|e| RunError::Refused(e.to_string()))
+        }
+        Err(e) => {
+            signals.close();
+            let code = spawn_error_code(&e)?;
+            Ok(PlainRun {
+                status: code,
+                spawn_error: Some(e.to_string()),
+            })
+        }
+    }
+}

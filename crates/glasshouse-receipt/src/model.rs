@@ -214,6 +214,55 @@ pub struct Network {
     pub bytes_sent: u64,
     /// Bytes the tree received on sockets.
     pub bytes_received: u64,
+    /// Since v0.4.0: every request the sandbox's allowlisting proxy handled (`--network proxy`),
+    /// in the order they arrived.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxied: Vec<ProxiedRequest>,
+}
+
+/// One request to glasshouse's allowlisting proxy: where the command asked to go, what the proxy
+/// decided and why, and how many bytes it carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ProxiedRequest {
+    /// How the command asked: `http` (a plain HTTP request with an absolute URL), `connect` (an
+    /// HTTP CONNECT tunnel, as for HTTPS) or `socks5`.
+    pub protocol: String,
+    /// The host name (or address literal) as the command gave it.
+    pub host: String,
+    /// The destination port.
+    pub port: u16,
+    /// `allowed` or `denied`.
+    pub decision: String,
+    /// The allowlist pattern that allowed the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Why a request was denied (no pattern matched, or the name resolved only to addresses the
+    /// proxy does not reach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The address the proxy connected to (`ip:port`, `[v6]:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Why an allowed request still failed (the destination refused, a timeout, bad request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Bytes forwarded from the command to the destination.
+    pub bytes_sent: u64,
+    /// Bytes forwarded from the destination to the command.
+    pub bytes_received: u64,
+}
+
+impl ProxiedRequest {
+    /// A request for `host:port` over `protocol`, not decided yet.
+    pub fn new(protocol: &str, host: &str, port: u16) -> Self {
+        Self {
+            protocol: protocol.to_owned(),
+            host: host.to_owned(),
+            port,
+            ..Self::default()
+        }
+    }
 }
 
 /// One outbound network attempt.

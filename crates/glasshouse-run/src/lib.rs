@@ -173,8 +173,12 @@ impl RunPlan {
 pub struct RunReport {
     /// The receipt as written.
     pub receipt: Receipt,
-    /// Where it was written.
+    /// Where it was written (`-`: stdout; the fallback location when `receipt_not_written_to`
+    /// says why the path asked for failed).
     pub receipt_path: PathBuf,
+    /// When the receipt could not be written where the plan said: why. It is then in the
+    /// fallback location ([`write::fallback_path`]), which `receipt_path` names.
+    pub fallback_reason: Option<String>,
     /// Whether the policy denied anything.
     pub policy_violated: bool,
     /// Why the command could not start, if it did not.
@@ -261,10 +265,15 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     }
 
     hooks.stage(Stage::Write);
-    write::write(&receipt, &plan.receipt_path, &attachments)?;
+    let (receipt_path, fallback_reason) =
+        match write::write(&receipt, &plan.receipt_path, &attachments)? {
+            write::Written::AsAsked(path) => (path, None),
+            write::Written::Fallback { path, error } => (path, Some(error)),
+        };
     Ok(RunReport {
         receipt,
-        receipt_path: plan.receipt_path.clone(),
+        receipt_path,
+        fallback_reason,
         policy_violated,
         spawn_error,
     })

@@ -6,8 +6,13 @@ pub const USAGE: i32 = 125;
 /// `--profile host` was asked for but the kernel sensor could not start (not root, no BTF, BPF
 /// refused). The command was not run.
 pub const SENSOR_UNAVAILABLE: i32 = 124;
-/// The command ran but its receipt could not be written.
+/// The command ran but its receipt could not be written anywhere (not even in the fallback
+/// location); it was printed on stderr.
 pub const RECEIPT_WRITE_FAILED: i32 = 123;
+/// The command ran and its receipt could not be written where `--receipt` said; it was written
+/// to the fallback location (`$TMPDIR`, else /tmp: glasshouse-receipt-EXECUTION_ID.json), which
+/// the message names.
+pub const RECEIPT_IN_FALLBACK: i32 = 121;
 /// `--enforce-exit` was given and the policy found violations.
 pub const POLICY_VIOLATION: i32 = 122;
 // 127 (not found) and 126 (cannot be executed) are the shell's codes; the pipeline gives them
@@ -42,5 +47,7 @@ Exit codes of `glasshouse run`:
   126      the command exists but cannot be executed
   125      usage or set-up error; the command was not run
   124      --profile given but the eBPF sensor could not start; the command was not run
-  123      the command ran but the receipt could not be written
-  122      --enforce-exit given and the policy found violations";
+  123      the command ran but the receipt could not be written anywhere; it was printed on stderr
+  122      --enforce-exit given and the policy found violations
+  121      the command ran and the receipt could not be written to --receipt; it was written to
+           $TMPDIR (else /tmp) as glasshouse-receipt-EXECUTION_ID.json, named in the message";

@@ -1,5 +1,14 @@
 //! The glasshouse command line: thin glue over the receipt, backend, sensor and policy crates.
 
+/// Writes one line on stderr. A stderr that cannot take it (a closed pipe, a full disk) is not
+/// a reason to panic or to change the exit status, so the error is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod exit;
 mod policy_cmd;
 mod run;
@@ -73,11 +82,11 @@ fn main() -> ExitCode {
 fn report(err: &anyhow::Error) -> i32 {
     match err.downcast_ref::<exit::Exit>() {
         Some(e) => {
-            eprintln!("glasshouse: error: {}", e.message);
+            say!("glasshouse: error: {}", e.message);
             e.code
         }
         None => {
-            eprintln!("glasshouse: error: {err:#}");
+            say!("glasshouse: error: {err:#}");
             exit::USAGE
         }
     }

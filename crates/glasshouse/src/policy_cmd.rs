@@ -95,7 +95,7 @@ pub fn run(command: PolicyCommand) -> i32 {
         PolicyCommand::Explain(args) => explain(&args),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("glasshouse: error: {e:#}");
+        say!("glasshouse: error: {e:#}");
         EXIT_BAD_INPUT
     })
 }
@@ -117,7 +117,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<i32> {
     .context("cannot write to stdout")?;
     if !args.json {
         let count = verdict.violations.len();
-        eprintln!(
+        say!(
             "glasshouse: policy {}: {} ({count} violation{})",
             args.policy.display(),
             verdict.verdict,
@@ -154,7 +154,7 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
         .iter()
         .any(|r| r.finding == Finding::NotExpanded);
     if unexpanded && args.receipt.is_none() {
-        eprintln!(
+        say!(
             "glasshouse: note: pass --receipt RECEIPT to give ${{CWD}} and ${{HOME}} their values"
         );
     }

@@ -21,7 +21,8 @@ pub struct RunArgs {
     /// Execution backend.
     #[arg(long, value_enum, default_value = "process")]
     backend: BackendArg,
-    /// Seconds to keep recording descendants that outlive the command before ending them.
+    /// Seconds (0 to 86400) to keep recording descendants that outlive the command before
+    /// ending them.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     linger: f64,
     /// Evaluate this policy against the receipt and record the verdict in it.
@@ -66,24 +67,16 @@ impl BackendArg {
 pub fn run(args: RunArgs) -> Result<i32> {
     let Some(profile) = args.profile else {
         if args.receipt.is_some() {
-            eprintln!("glasshouse: warning: --receipt has no effect without --profile: no receipt is written");
+            say!("glasshouse: warning: --receipt has no effect without --profile: no receipt is written");
         }
         let plain =
             glasshouse_run::run_plain(args.backend.kind(), &args.command).map_err(exit_of)?;
         if let Some(e) = &plain.spawn_error {
-            eprintln!("glasshouse: {e}");
+            say!("glasshouse: {e}");
         }
         return Ok(plain.status);
     };
-    let linger = if args.linger.is_finite() && args.linger >= 0.0 {
-        Duration::from_secs_f64(args.linger)
-    } else {
-        return Err(Exit::new(
-            exit::USAGE,
-            format!("--linger {} is not a number of seconds >= 0", args.linger),
-        )
-        .into());
-    };
+    let linger = seconds("--linger", args.linger)?;
     let mut plan = RunPlan::new(args.command);
     plan.profile = match profile {
         ProfileArg::Host => Profile::Host,
@@ -99,18 +92,42 @@ pub fn run(args: RunArgs) -> Result<i32> {
 
     let report = glasshouse_run::run(&plan, &mut Hooks::default()).map_err(exit_of)?;
     if let Some(e) = &report.spawn_error {
-        eprintln!("glasshouse: {e}");
+        say!("glasshouse: {e}");
     }
     if !args.quiet {
-        eprintln!(
+        say!(
             "{}",
             crate::summary::summary(&report.receipt, &report.receipt_path)
         );
+    }
+    if let Some(reason) = &report.fallback_reason {
+        say!(
+            "glasshouse: error: {reason}; the receipt was written to {} instead; the command exited with {}",
+            report.receipt_path.display(),
+            report.command_status()
+        );
+        return Ok(exit::RECEIPT_IN_FALLBACK);
     }
     if report.policy_violated && args.enforce_exit {
         return Ok(exit::POLICY_VIOLATION);
     }
     Ok(report.command_status())
+}
+
+/// Longest wait an option takes (one day), so that every duration fits the clock's arithmetic.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// A number of seconds given to `option`, checked to lie in 0..=[`MAX_SECONDS`].
+fn seconds(option: &str, value: f64) -> Result<Duration> {
+    if (0.0..=MAX_SECONDS).contains(&value) {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Exit::new(
+            exit::USAGE,
+            format!("{option} {value} is not a number of seconds from 0 to {MAX_SECONDS}"),
+        )
+        .into())
+    }
 }
 
 /// The exit code and message for a pipeline error.

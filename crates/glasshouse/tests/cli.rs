@@ -559,16 +559,45 @@ fn unwritable_receipt_path_exits_125_and_does_not_run_the_command() {
 }
 
 #[test]
-fn receipt_write_failure_after_the_run_exits_123() {
+fn receipt_write_failure_after_the_run_uses_the_fallback_and_exits_121() {
     // The directory exists when glasshouse checks it and is gone when the receipt is written:
-    // the command ran, so the failure is 123, not 125.
+    // the command ran, so the receipt goes to the fallback location ($TMPDIR) and the exit is 121.
     let sb = Sandbox::new();
+    let fallback = tempfile::tempdir().unwrap();
     fs::create_dir(sb.join("out")).unwrap();
-    let options = ["run", "--profile", "host", "--receipt", "out/receipt.json"];
-    let command = ["sh", "-c", "rmdir out && touch marker"];
-    sb.assert_fails(&options, &command, 123, "receipt");
+    let out = sb
+        .cmd(["run", "--profile", "host", "--receipt", "out/receipt.json"])
+        .env("TMPDIR", fallback.path())
+        .args(["--", "sh", "-c", "rmdir out && touch marker"])
+        .assert()
+        .code(121);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(sb.join("marker").exists(), "the command ran");
     assert_eq!(sb.entries(), ["marker"]);
+    let kept = names_in(fallback.path());
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].starts_with("glasshouse-receipt-"), "{kept:?}");
+    assert!(stderr.contains(&kept[0]), "{stderr}");
+    read_receipt(&fallback.path().join(&kept[0]));
+}
+
+#[test]
+fn receipt_write_failure_everywhere_prints_the_receipt_on_stderr_and_exits_123() {
+    let sb = Sandbox::new();
+    fs::create_dir(sb.join("out")).unwrap();
+    let out = sb
+        .cmd(["run", "--profile", "host", "--receipt", "out/receipt.json"])
+        .env("TMPDIR", sb.join("no-such-dir"))
+        .args(["--", "sh", "-c", "rmdir out && touch marker"])
+        .assert()
+        .code(123);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(sb.join("marker").exists(), "the command ran");
+    assert!(stderr.contains("printed on stderr"), "{stderr}");
+    let start = stderr.find("{\n").expect("the receipt is on stderr");
+    let end = stderr[start..].find("\n}\n").expect("the receipt ends") + start + 2;
+    let receipt: Value = serde_json::from_str(&stderr[start..end]).expect("the receipt is JSON");
+    assert_eq!(receipt["exit_code"], 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,5 +24,5 @@ llvm-strip -g "$bpf/glasshouse.bpf.o.tmp"
 mv "$bpf/glasshouse.bpf.o.tmp" "$bpf/glasshouse.bpf.o"
 
 # The record of what the object was built from: checked by the sensor's tests.
-(cd "$bpf" && sha256sum glasshouse.bpf.c glasshouse.h vmlinux.h) > "$bpf/SOURCES.sha256"
+(cd "$bpf" && sha256sum glasshouse.bpf.c glasshouse.h syscalls.h vmlinux.h) > "$bpf/SOURCES.sha256"
 echo "build-ebpf: $bpf/glasshouse.bpf.o ($(stat -c %s "$bpf/glasshouse.bpf.o") bytes) with $(clang --version | head -1)"

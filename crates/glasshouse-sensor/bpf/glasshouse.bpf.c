@@ -10,6 +10,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "glasshouse.h"
+#include "syscalls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -542,28 +543,108 @@ int BPF_PROG(gh_exit, struct task_struct *task, bool group_dead)
     return 0;
 }
 
-/* ---- system calls ---------------------------------------------------------------------- */
+/* ---- the table of syscalls.h, expanded --------------------------------------------------- */
+
+/* GH_NR_openat is 257, and so on for every row. */
+enum gh_nr {
+#define GH_NR(nr, name, ...) GH_NR_##name = nr,
+    GH_SYSCALLS(GH_NR)
+#undef GH_NR
+};
+
+enum gh_family {
+    GH_FAM_NONE,
+    GH_FAM_OPEN,
+    GH_FAM_FD_META,
+    GH_FAM_PATH_OR_FD,
+    GH_FAM_PATH,
+    GH_FAM_EXEC,
+    GH_FAM_BIND,
+    GH_FAM_NET,
+};
+
+/* An argument column (pasted after GH_IDX_): its index, or -1 for NONE. */
+#define GH_IDX_NONE (-1)
+#define GH_IDX_0 0
+#define GH_IDX_1 1
+#define GH_IDX_2 2
+#define GH_IDX_3 3
+#define GH_IDX_4 4
+#define GH_IDX_5 5
+/* Argument `idx` of a call, or `none` when the column is NONE (constants: folded per case). */
+#define GH_ARG(in, idx, none) ((idx) < 0 ? (__u64)(none) : (in)->args[(idx) < 0 ? 0 : (idx)])
 
 static __always_inline int is_interesting(long nr)
 {
     switch (nr) {
-    case 2: case 85: case 257: case 437: case 304:      /* open creat openat openat2 open_by_handle_at */
-    case 87: case 263: case 84:                          /* unlink unlinkat rmdir */
-    case 82: case 264: case 316:                         /* rename renameat renameat2 */
-    case 86: case 265: case 88: case 266:                /* link linkat symlink symlinkat */
-    case 76: case 83: case 258: case 133: case 259:      /* truncate mkdir mkdirat mknod mknodat */
-    case 59: case 322:                                   /* execve execveat */
-    case 42: case 44: case 46: case 307:                 /* connect sendto sendmsg sendmmsg */
-    case 90: case 268: case 452:                         /* chmod fchmodat fchmodat2 */
-    case 92: case 94: case 260:                          /* chown lchown fchownat */
-    case 132: case 235: case 261: case 280:              /* utime utimes futimesat utimensat */
-    case 188: case 189: case 197: case 198:              /* (l)setxattr (l)removexattr */
-    case 91: case 93: case 190: case 199:                /* fchmod fchown fsetxattr fremovexattr */
-    case 49:                                             /* bind (a unix socket's file) */
+#define GH_CASE(nr, ...) case nr:
+    GH_SYSCALLS(GH_CASE)
+#undef GH_CASE
         return 1;
     }
     return 0;
 }
+
+static __always_inline int gh_family(__u32 nr)
+{
+    switch (nr) {
+#define GH_FAMILY(nr, name, family, ...) case nr: return GH_FAM_##family;
+    GH_SYSCALLS(GH_FAMILY)
+#undef GH_FAMILY
+    }
+    return GH_FAM_NONE;
+}
+
+/* What a call names: path A (relative to directory descriptor da) and path B (relative to db). */
+struct gh_layout {
+    long da, db;
+    const char *pa, *pb;
+};
+
+/* The layout of a decoded call, from its row; 0 when its row names no argument at all. */
+static __always_inline int gh_layout(const struct inflight *in, struct gh_layout *l)
+{
+    switch (in->nr) {
+#define GH_LAYOUT(nr, name, family, dir_a, path_a, dir_b, path_b, ...)                     \
+    case nr:                                                                               \
+        if (GH_IDX_##dir_a < 0 && GH_IDX_##path_a < 0 && GH_IDX_##dir_b < 0 &&             \
+            GH_IDX_##path_b < 0)                                                           \
+            return 0;                                                                      \
+        l->da = GH_ARG(in, GH_IDX_##dir_a, AT_FDCWD);                                      \
+        l->pa = (const char *)GH_ARG(in, GH_IDX_##path_a, 0);                              \
+        l->db = GH_ARG(in, GH_IDX_##dir_b, AT_FDCWD);                                      \
+        l->pb = (const char *)GH_ARG(in, GH_IDX_##path_b, 0);                              \
+        return 1;
+    GH_SYSCALLS(GH_LAYOUT)
+#undef GH_LAYOUT
+    }
+    return 0;
+}
+
+/* The flags column of a call (pasted after GH_FLAGS_; `in` is the call). */
+#define GH_FLAGS_NONE 0
+#define GH_FLAGS_ARG(i) (in->args[i])
+#define GH_FLAGS_HOW(i) open_how_flags(in->args[i])
+#define GH_FLAGS_CONST(v) (v)
+
+static __always_inline __u64 open_how_flags(__u64 how)
+{
+    __u64 f = 0; /* struct open_how's first member */
+    bpf_probe_read_user(&f, sizeof(f), (void *)how);
+    return f;
+}
+
+static __always_inline __u64 gh_flags(const struct inflight *in)
+{
+    switch (in->nr) {
+#define GH_FLAGS(nr, name, family, dir_a, path_a, dir_b, path_b, flags, ...) case nr: return GH_FLAGS_##flags;
+    GH_SYSCALLS(GH_FLAGS)
+#undef GH_FLAGS
+    }
+    return 0;
+}
+
+/* ---- system calls ---------------------------------------------------------------------- */
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
@@ -656,91 +737,47 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
  * and deduplicated like an open it costs no event after the first (an archiver's open, futimens,
  * fchown, fchmod of each file it creates share one key: the file's mode says created-and-written
  * for all four). */
-static __always_inline void on_open(struct task_struct *task, struct inflight *in, long ret)
+static __always_inline void on_open(struct task_struct *task, struct inflight *in, long ret,
+                                    int family, const struct gh_layout *l)
 {
     __u32 oflags = 0, also = 0;
     long fd = ret;
-    switch (in->nr) {
-    case 91: case 93: case 190: case 199: case 280:
-        fd = in->args[0];
+    if (family == GH_FAM_FD_META || family == GH_FAM_PATH_OR_FD) {
+        fd = l->da; /* the file changed is the descriptor's */
         also = GH_ACC_WRITE;
-        break;
-    case 2: oflags = in->args[1]; break;
-    case 85: oflags = O_CREAT | O_WRONLY | O_TRUNC; break;
-    case 257: oflags = in->args[2]; break;
-    case 304: oflags = in->args[2]; break;
-    default: { /* openat2: flags live in struct open_how */
-        __u64 f = 0;
-        bpf_probe_read_user(&f, sizeof(f), (void *)in->args[2]);
-        oflags = f;
-    }
+    } else {
+        oflags = gh_flags(in);
     }
     on_open_file(task, in, task_fd_file(task, fd), fd, oflags, also);
 }
 
 /* A path syscall ended (or an open failed): report the raw paths with the directories they
  * are relative to, resolved in the kernel. */
-static __always_inline void on_pathop(struct task_struct *task, struct inflight *in, long ret)
+static __always_inline void on_pathop(struct task_struct *task, struct inflight *in, long ret,
+                                      int family, const struct gh_layout *layout, int named)
 {
-    long da = AT_FDCWD, db = AT_FDCWD;
-    const char *pa = NULL, *pb = NULL;
-    int by_fd = 0; /* the call names its file by a descriptor only: da */
-    switch (in->nr) {
-    case 91: case 93: case 190: case 199: /* fchmod fchown fsetxattr fremovexattr */
-        da = in->args[0];
-        by_fd = 1;
-        break;
-    case 49: { /* bind: a unix socket bound to a path makes a file there */
+    struct gh_layout l = *layout;
+    if (family == GH_FAM_BIND) { /* a unix socket bound to a path makes a file there */
         const char *addr = (const char *)in->args[1];
-        __u16 family = 0;
+        __u16 sa_family = 0;
         char first = 0;
-        if (bpf_probe_read_user(&family, sizeof(family), addr) || family != AF_UNIX ||
+        if (bpf_probe_read_user(&sa_family, sizeof(sa_family), addr) || sa_family != AF_UNIX ||
             bpf_probe_read_user(&first, 1, addr + 2) || !first)
             return; /* not a unix socket, or an abstract name: no file */
-        pa = addr + 2;
-        break;
-    }
-    case 2: case 85: case 87: case 84: case 76: case 83: case 133: case 59:
-    case 90: case 92: case 94: case 132: case 235: case 188: case 189: case 197: case 198:
-        pa = (const char *)in->args[0];
-        break;
-    case 257: case 437: case 263: case 258: case 259: case 322:
-    case 268: case 452: case 260: case 261: case 280:
-        da = in->args[0];
-        pa = (const char *)in->args[1];
-        break;
-    case 82:
-        pa = (const char *)in->args[0];
-        pb = (const char *)in->args[1];
-        break;
-    case 264: case 316:
-        da = in->args[0];
-        pa = (const char *)in->args[1];
-        db = in->args[2];
-        pb = (const char *)in->args[3];
-        break;
-    case 86: case 88:
-        pb = (const char *)in->args[1];
-        break;
-    case 265:
-        db = in->args[2];
-        pb = (const char *)in->args[3];
-        break;
-    case 266:
-        db = in->args[1];
-        pb = (const char *)in->args[2];
-        break;
-    default:
+        l.pa = addr + 2;
+    } else if (!named) {
         return;
     }
-    if (in->nr == 280 && !pa)
-        by_fd = 1; /* utimensat(fd, NULL, ...): futimens */
+    long da = l.da, db = l.db;
+    const char *pa = l.pa, *pb = l.pb;
+    /* The call names its file by a descriptor only: da. */
+    int by_fd = family == GH_FAM_FD_META || (family == GH_FAM_PATH_OR_FD && !pa);
     struct scratch *s = get_scratch();
     if (!s)
         return;
     start_event(s, GH_EV_PATHOP, in->nr, ret);
-    if (in->nr == 316)
-        s->h.extra = in->args[4]; /* renameat2's flags: RENAME_EXCHANGE deletes nothing */
+    if (family == GH_FAM_PATH)
+        s->h.extra = gh_flags(in); /* renameat2's: RENAME_EXCHANGE deletes nothing */
     __u32 off = 0;
     if (by_fd)
         off = append_base(s, off, task, da, 1);
@@ -813,7 +850,7 @@ __noinline int gh_report_destination(__u64 call, long ret, __u64 sk_addr, __u64 
         .addr_len = addr_len > SOCKADDR_MAX ? SOCKADDR_MAX : addr_len,
     };
     bpf_probe_read_user(key.addr, key.addr_len & (SOCKADDR_MAX - 1), uaddr);
-    int in_progress = nr == 42 && ret == -EINPROGRESS && sk;
+    int in_progress = nr == GH_NR_connect && ret == -EINPROGRESS && sk;
     if (in_progress) {
         /* Register first, then look: on loopback the answer often arrives inside connect(),
          * before it returns EINPROGRESS, and a state change we were not waiting for is lost. */
@@ -862,24 +899,24 @@ static __always_inline void on_socket_syscall(struct task_struct *task, struct i
     __u32 sock_id = sock_identity(sk);
     struct user_msghdr msg = {};
     switch (in->nr) {
-    case 42: /* connect(fd, addr, len) */
-        report_destination(42, ret, sock_id, sk, (const void *)in->args[1], in->args[2]);
+    case GH_NR_connect: /* connect(fd, addr, len) */
+        report_destination(GH_NR_connect, ret, sock_id, sk, (const void *)in->args[1], in->args[2]);
         break;
-    case 44: /* sendto(fd, buf, len, flags, addr, addr_len) */
-        report_destination(44, ret, sock_id, sk, (const void *)in->args[4], in->args[5]);
+    case GH_NR_sendto: /* sendto(fd, buf, len, flags, addr, addr_len) */
+        report_destination(GH_NR_sendto, ret, sock_id, sk, (const void *)in->args[4], in->args[5]);
         break;
-    case 46: /* sendmsg(fd, msg, flags) */
+    case GH_NR_sendmsg: /* sendmsg(fd, msg, flags) */
         if (!bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]))
-            report_destination(46, ret, sock_id, sk, msg.msg_name, msg.msg_namelen);
+            report_destination(GH_NR_sendmsg, ret, sock_id, sk, msg.msg_name, msg.msg_namelen);
         break;
-    case 307: { /* sendmmsg(fd, msgs, vlen, flags): every message may name its own destination */
+    case GH_NR_sendmmsg: { /* sendmmsg(fd, msgs, vlen, flags): every message may name its own destination */
         __u32 vlen = in->args[2];
         for (int i = 0; i < MMSG_INSPECTED; i++) {
             if (i >= vlen || (ret >= 0 && i >= ret))
                 break; /* messages past the count returned were not sent */
             if (bpf_probe_read_user(&msg, sizeof(msg), (char *)in->args[1] + i * MMSGHDR_SIZE))
                 break;
-            report_destination(307, ret < 0 ? ret : 0, sock_id, sk, msg.msg_name,
+            report_destination(GH_NR_sendmmsg, ret < 0 ? ret : 0, sock_id, sk, msg.msg_name,
                                msg.msg_namelen);
         }
         __u32 sent = ret >= 0 ? ret : vlen;
@@ -1158,33 +1195,31 @@ int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
         return 0;
     slot->active = 0;
     struct inflight in = *slot;
-    switch (in.nr) {
-    case 2: case 85: case 257: case 437: case 304:
+    int family = gh_family(in.nr);
+    struct gh_layout l = { .da = AT_FDCWD, .db = AT_FDCWD };
+    int named = gh_layout(&in, &l);
+    switch (family) {
+    case GH_FAM_OPEN:
+    case GH_FAM_FD_META: /* a metadata change by descriptor is reported like an open */
         if (ret >= 0) {
-            on_open(task, &in, ret);
+            on_open(task, &in, ret, family, &l);
             return 0;
         }
         break;
-    case 59: case 322:
+    case GH_FAM_PATH_OR_FD: /* utimensat(fd, NULL, ...) is futimens */
+        if (ret >= 0 && !l.pa) {
+            on_open(task, &in, ret, family, &l);
+            return 0;
+        }
+        break;
+    case GH_FAM_EXEC:
         if (ret >= 0)
             return 0; /* a successful exec is reported by gh_exec */
         break;
-    case 91: case 93: case 190: case 199: /* fchmod fchown fsetxattr fremovexattr */
-        if (ret >= 0) {
-            on_open(task, &in, ret);
-            return 0;
-        }
-        break;
-    case 280: /* utimensat(fd, NULL, ...) is futimens */
-        if (ret >= 0 && !in.args[1]) {
-            on_open(task, &in, ret);
-            return 0;
-        }
-        break;
-    case 42: case 44: case 46: case 307:
+    case GH_FAM_NET:
         on_socket_syscall(task, &in, ret);
         return 0;
     }
-    on_pathop(task, &in, ret);
+    on_pathop(task, &in, ret, family, &l, named);
     return 0;
 }

@@ -236,7 +236,7 @@ impl Aggregator {
             }
             return;
         }
-        let is_connect = e.aux == interpret::SYS_CONNECT;
+        let is_connect = e.aux == crate::table::CONNECT;
         let (result, errno) = net::result_word(is_connect, e.ret);
         if let Some(errno) = errno {
             self.failed.count((e.aux, dst.clone(), errno));
@@ -248,7 +248,7 @@ impl Aggregator {
         let (result, errno) = net::result_word(true, ret);
         if let Some(errno) = errno {
             self.failed
-                .count((interpret::SYS_CONNECT, dst.clone(), errno));
+                .count((crate::table::CONNECT, dst.clone(), errno));
         }
         self.attempt(tgid, (dst, protocol, result, errno));
     }

@@ -3,14 +3,13 @@
 //! open's flags say about access.
 
 use crate::names::{uring_as_syscall, uring_op_name};
+use crate::table;
 
-/// `connect(2)`'s number.
-pub(crate) const SYS_CONNECT: u32 = 42;
 /// `IORING_OP_CONNECT`.
 pub(crate) const URING_OP_CONNECT: u32 = 16;
 
 /// What a successful path operation did to path A (the one it acts on) and path B (the new
-/// name).
+/// name): the `effect` column of `bpf/syscalls.h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PathEffect {
     /// Nothing the file sets record.
@@ -21,7 +20,8 @@ pub(crate) enum PathEffect {
     WriteA,
     /// B was made (a new name for a file).
     WriteB,
-    /// A moved to B: A is gone, B was written.
+    /// A moved to B: A is gone, B was written (`MOVE`; [`PathEffect::WriteBoth`] when the
+    /// flags hold RENAME_EXCHANGE).
     MoveAToB,
     /// A and B swapped files: both were written.
     WriteBoth,
@@ -30,23 +30,13 @@ pub(crate) enum PathEffect {
 /// The effect of a successful path operation `nr` (a syscall number, or an io_uring opcode
 /// above [`crate::event::URING_NR_BASE`]) called with `flags`.
 pub(crate) fn path_effect(nr: u32, flags: u64) -> PathEffect {
-    match uring_as_syscall(nr) {
-        // unlink rmdir unlinkat
-        87 | 84 | 263 => PathEffect::DeleteA,
+    match table::decoded(uring_as_syscall(nr)).map(|d| d.effect) {
         // renameat2 with RENAME_EXCHANGE: the two names swap files, both are written
-        316 if flags & libc::RENAME_EXCHANGE as u64 != 0 => PathEffect::WriteBoth,
-        // rename renameat renameat2: the source disappears, the target is written
-        82 | 264 | 316 => PathEffect::MoveAToB,
-        // link linkat symlink symlinkat: a new name is written
-        86 | 265 | 88 | 266 => PathEffect::WriteB,
-        // truncate mkdir mkdirat mknod mknodat: created or changed; chmod, chown, utimes
-        // and xattr calls by path: the file's metadata changed (by descriptor, the kernel
-        // reports them like an open of the file)
-        76 | 83 | 258 | 133 | 259 | 90 | 268 | 452 | 92 | 94 | 260 | 132 | 235 | 261 | 280
-        | 188 | 189 | 197 | 198 => PathEffect::WriteA,
-        // bind of a unix socket to a path: the socket's file is made
-        49 => PathEffect::WriteA,
-        _ => PathEffect::None,
+        Some(PathEffect::MoveAToB) if flags & libc::RENAME_EXCHANGE as u64 != 0 => {
+            PathEffect::WriteBoth
+        }
+        Some(effect) => effect,
+        None => PathEffect::None,
     }
 }
 

@@ -10,7 +10,8 @@
 //! The modules follow the stages a run goes through: `options`, then `load` (or `kept`, a set
 //! kept loaded by an earlier run, found through `pool`), `track` (the hook before exec),
 //! `drain` (ring buffer to aggregate), `event` (decoding), `interpret` (what an operation
-//! means), `aggregate` (the receipt's lists), `coverage` (what was not seen), and `names`.
+//! means; `table` holds the decoded syscalls, from `bpf/syscalls.h`), `aggregate` (the
+//! receipt's lists), `coverage` (what was not seen), and `names`.
 
 mod aggregate;
 mod counters;
@@ -27,6 +28,7 @@ mod options;
 mod paths;
 mod pool;
 mod relocated;
+mod table;
 mod track;
 
 pub use error::SensorError;

@@ -1,34 +1,45 @@
 //! Names the receipt uses for what the kernel reports by number: syscalls, io_uring opcodes,
 //! errno values.
 
-use crate::event;
+use crate::{event, table};
 
-/// The x86-64 name of a syscall number, or `io_uring:OP` for an io_uring operation reported
+/// The x86-64 name of a syscall number (the table's for the calls the sensor decodes), or `io_uring:OP` for an io_uring operation reported
 /// as a syscall number above [`event::URING_NR_BASE`].
 pub fn syscall_name(nr: u32) -> String {
     if nr >= event::URING_NR_BASE {
         return format!("io_uring:{}", uring_op_name(nr - event::URING_NR_BASE));
     }
+    if let Some(decoded) = table::decoded(nr) {
+        return decoded.name.to_owned();
+    }
     syscalls::Sysno::new(nr as usize)
         .map_or_else(|| format!("syscall_{nr}"), |s| s.name().to_owned())
 }
+
+/// io_uring operations that mean what a syscall of the table means (for path semantics): an
+/// io_uring `renameat` takes renameat2's flags.
+const URING_AS_SYSCALL: [(&str, &str); 8] = [
+    ("unlinkat", "unlinkat"),
+    ("renameat", "renameat2"),
+    ("mkdirat", "mkdirat"),
+    ("linkat", "linkat"),
+    ("symlinkat", "symlinkat"),
+    ("setxattr", "setxattr"),
+    ("openat", "openat"),
+    ("openat2", "openat2"),
+];
 
 /// The syscall whose meaning an io_uring operation shares (for path semantics), or `nr` itself.
 pub(crate) fn uring_as_syscall(nr: u32) -> u32 {
     if nr < event::URING_NR_BASE {
         return nr;
     }
-    match uring_op_name(nr - event::URING_NR_BASE) {
-        "unlinkat" => 263,
-        "renameat" => 316,
-        "mkdirat" => 258,
-        "linkat" => 265,
-        "symlinkat" => 266,
-        "setxattr" => 188,
-        "openat" => 257,
-        "openat2" => 437,
-        _ => nr,
-    }
+    let op = uring_op_name(nr - event::URING_NR_BASE);
+    URING_AS_SYSCALL
+        .iter()
+        .find(|(uring, _)| *uring == op)
+        .and_then(|(_, syscall)| table::by_name(syscall))
+        .unwrap_or(nr)
 }
 
 /// io_uring opcode names (`IORING_OP_*`, lowercase), in opcode order.
@@ -109,4 +120,30 @@ pub fn uring_op_name(op: u32) -> &'static str {
 /// The symbolic name of an errno value (`EACCES`).
 pub fn errno_name(errno: i32) -> String {
     format!("{:?}", nix::errno::Errno::from_raw(errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syscalls::Sysno;
+
+    #[test]
+    fn io_uring_operations_mean_their_syscalls() {
+        let op = |name: &str| {
+            let code = URING_OP_NAMES
+                .iter()
+                .position(|n| *n == name)
+                .unwrap_or(usize::MAX);
+            uring_as_syscall(event::URING_NR_BASE + code as u32)
+        };
+        assert_eq!(op("unlinkat"), Sysno::unlinkat as u32);
+        assert_eq!(op("renameat"), Sysno::renameat2 as u32);
+        assert_eq!(op("openat2"), Sysno::openat2 as u32);
+        assert_eq!(op("setxattr"), Sysno::setxattr as u32);
+        let read = event::URING_NR_BASE + 22;
+        assert_eq!(uring_as_syscall(read), read, "read has no path meaning");
+        assert_eq!(syscall_name(Sysno::openat as u32), "openat");
+        assert_eq!(syscall_name(Sysno::getpid as u32), "getpid");
+        assert_eq!(syscall_name(read), "io_uring:read");
+    }
 }

@@ -85,6 +85,10 @@ impl Counters {
         }
         let mut totals = vec![0u64; self.slots as usize];
         let read = (attr.count as usize).min(keys.len());
+        if read < keys.len() {
+            // Every slot of an array exists: fewer is a failure, not zeros.
+            return Err(format!("reading counters: {read} of {} slots", keys.len()));
+        }
         for (i, key) in keys.iter().take(read).enumerate() {
             let per_cpu = &values[i * self.cpus..(i + 1) * self.cpus];
             if let Some(total) = totals.get_mut(*key as usize) {

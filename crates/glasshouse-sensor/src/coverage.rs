@@ -19,6 +19,8 @@ pub(crate) struct Sight<'a> {
     pub(crate) used_io_uring: bool,
     pub(crate) argv_capture: ArgvCapture,
     pub(crate) linger_ms: u64,
+    /// Gaps user space itself caused (a failed drain, unreadable counters), as notes.
+    pub(crate) faults: Vec<String>,
 }
 
 /// The coverage section, with a note for every gap; complete only when there is none.
@@ -30,6 +32,7 @@ pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
         used_io_uring,
         argv_capture,
         linger_ms,
+        faults,
     } = sight;
     let mut coverage = SensorCoverage::default();
     coverage.kind = "ebpf".into();
@@ -85,7 +88,10 @@ pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
             h.name
         ));
     }
-    coverage.complete = coverage.hooks.iter().all(|h| h.attached)
+    let faulted = !faults.is_empty();
+    coverage.notes.extend(faults);
+    coverage.complete = !faulted
+        && coverage.hooks.iter().all(|h| h.attached)
         && coverage.events_lost == 0
         && coverage.truncated.is_empty()
         && agg.malformed == 0

@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub(crate) struct StopSignal {
     stopping: AtomicBool,
     wake: nix::sys::eventfd::EventFd,
+    /// Makes the drain thread panic at its next round: how tests prove that a failed drain
+    /// marks the receipt incomplete.
+    #[cfg(test)]
+    pub(crate) fail: AtomicBool,
 }
 
 impl StopSignal {
@@ -21,6 +25,8 @@ impl StopSignal {
         Ok(Self {
             stopping: AtomicBool::new(false),
             wake,
+            #[cfg(test)]
+            fail: AtomicBool::new(false),
         })
     }
 
@@ -39,32 +45,67 @@ impl StopSignal {
 /// only when a quarter of the ring is waiting, so events are taken in batches, not one by one.
 const DRAIN_INTERVAL_MS: u8 = 10;
 
+/// What the drain thread hands back: the aggregate, and what went wrong on the way.
+pub(crate) struct Drained {
+    pub(crate) agg: Aggregator,
+    /// Times the thread could not wait for events, and the first error.
+    pub(crate) wait_errors: u64,
+    pub(crate) first_wait_error: Option<String>,
+}
+
+impl Drained {
+    /// The gaps the drain itself caused, as notes for the receipt.
+    pub(crate) fn faults(&self) -> Vec<String> {
+        match &self.first_wait_error {
+            Some(first) => vec![format!(
+                "the drain thread could not wait for events {} times (first: {first}): it read the ring buffer on its own timer instead, and a burst may have overflowed it between reads",
+                self.wait_errors
+            )],
+            None => Vec::new(),
+        }
+    }
+}
+
 /// Drains the ring buffer until told to stop, then once more.
-pub(crate) fn drain(
-    mut ring: RingBuf<MapData>,
-    mut agg: Aggregator,
-    stop: &StopSignal,
-) -> Aggregator {
+pub(crate) fn drain(mut ring: RingBuf<MapData>, agg: Aggregator, stop: &StopSignal) -> Drained {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut out = Drained {
+        agg,
+        wait_errors: 0,
+        first_wait_error: None,
+    };
     loop {
         let stopping = stop.raised();
         let mut taken = 0u32;
         while let Some(item) = ring.next() {
-            agg.push_raw(&item);
+            out.agg.push_raw(&item);
             taken += 1;
             // A ring that never empties still ends a batch now and then.
             if taken.is_multiple_of(4096) {
-                agg.end_batch();
+                out.agg.end_batch();
             }
         }
-        agg.end_batch();
+        out.agg.end_batch();
+        #[cfg(test)]
+        if stop.fail.load(Ordering::Acquire) {
+            panic!("drain failure injected by a test");
+        }
         if stopping {
-            return agg;
+            return out;
         }
         let mut fds = [
             PollFd::new(ring.as_fd(), PollFlags::POLLIN),
             PollFd::new(stop.wake.as_fd(), PollFlags::POLLIN),
         ];
-        let _ = poll(&mut fds, PollTimeout::from(DRAIN_INTERVAL_MS));
+        match poll(&mut fds, PollTimeout::from(DRAIN_INTERVAL_MS)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                // Not waiting would spin: wait the interval without the ring's wake-up.
+                out.wait_errors += 1;
+                out.first_wait_error
+                    .get_or_insert_with(|| format!("poll: {e}"));
+                std::thread::sleep(std::time::Duration::from_millis(DRAIN_INTERVAL_MS.into()));
+            }
+        }
     }
 }

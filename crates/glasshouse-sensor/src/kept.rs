@@ -127,7 +127,8 @@ fn reset(maps: &mut BTreeMap<&'static str, Map>, cpus: usize) -> Result<RingBuf<
 /// Deletes every entry of a hash map.
 fn clear_hash<K: aya::Pod, V: aya::Pod>(map: &mut Map) -> Result<(), aya::maps::MapError> {
     let mut hash = BpfHashMap::<&mut MapData, K, V>::try_from(map)?;
-    let keys: Vec<K> = hash.keys().filter_map(Result::ok).collect();
+    // A key that cannot be listed would stay, and belong to the next run: fail instead.
+    let keys: Vec<K> = hash.keys().collect::<Result<_, _>>()?;
     for key in keys {
         hash.remove(&key)?;
     }

@@ -19,6 +19,8 @@ mod coverage;
 mod drain;
 mod error;
 pub mod event;
+#[cfg(test)]
+mod fault_tests;
 mod interpret;
 mod kept;
 mod load;
@@ -40,7 +42,7 @@ use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use counters::{
     Counters, MAX_SYSCALLS, STAT_BYTES_RECEIVED, STAT_BYTES_SENT, STAT_COUNT, URING_OPS,
 };
-use drain::{drain, StopSignal};
+use drain::{drain, Drained, StopSignal};
 use glasshouse_receipt::{
     ArgvCapture, Filesystem, HookStatus, Network, ProcessNode, SensorCoverage, Syscalls,
 };
@@ -89,7 +91,14 @@ pub struct Sensor {
     hooks: Vec<HookStatus>,
     argv_capture: ArgvCapture,
     stop: Arc<StopSignal>,
-    drain: Option<JoinHandle<Aggregator>>,
+    drain: Option<JoinHandle<Drained>>,
+    /// What went wrong while the run lasted that the receipt must own up to (a list of the
+    /// live processes that could not be read), noted at its end.
+    faults: std::sync::Mutex<Vec<String>>,
+    /// Makes every counter read fail: how tests prove that unreadable counters mark the
+    /// receipt incomplete.
+    #[cfg(test)]
+    counters_fail: bool,
     /// The kept program set this run holds, released after the run's last read of its maps.
     _slot: Option<pool::Slot>,
     /// Possible CPUs: the number of values of each per-CPU counter.
@@ -186,6 +195,9 @@ impl Sensor {
             argv_capture,
             stop,
             drain: Some(drain),
+            faults: std::sync::Mutex::new(Vec::new()),
+            #[cfg(test)]
+            counters_fail: false,
             _slot: slot,
             cpus,
         })
@@ -201,11 +213,30 @@ impl Sensor {
         Box::new(move || track::track_self(tracked, threads, &entry))
     }
 
-    /// Processes of the tree that have not exited yet.
+    /// Processes of the tree that have not exited yet. When the kernel's list cannot be read,
+    /// none (the receipt then says that some may have outlived the run unobserved).
     pub fn live_processes(&self) -> Vec<u32> {
-        BpfHashMap::<&MapData, u32, u64>::try_from(&self.tracked)
-            .map(|m| m.keys().filter_map(Result::ok).collect())
-            .unwrap_or_default()
+        let listed = BpfHashMap::<&MapData, u32, u64>::try_from(&self.tracked)
+            .and_then(|m| m.keys().collect::<Result<Vec<u32>, _>>());
+        match listed {
+            Ok(pids) => pids,
+            Err(e) => {
+                self.fault(format!(
+                    "the processes of the tree still running could not be listed ({}): glasshouse may have stopped waiting for some, and what they did afterwards is missing",
+                    load::error_chain(&e)
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Records a gap for the receipt's notes, once per kind.
+    fn fault(&self, note: String) {
+        if let Ok(mut faults) = self.faults.lock() {
+            if !faults.contains(&note) {
+                faults.push(note);
+            }
+        }
     }
 
     /// Detaches, drains everything still buffered and returns what was seen. `root` is the
@@ -216,11 +247,27 @@ impl Sensor {
         // the final drain.
         drop(self.programs.take());
         self.stop.raise();
-        let mut agg = self
-            .drain
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
+        let mut faults = match self.faults.lock() {
+            Ok(mut faults) => std::mem::take(&mut *faults),
+            Err(_) => vec!["a thread failed while holding the sensor's list of gaps: some gaps may not be named".to_owned()],
+        };
+        let mut agg = match self.drain.take().map(JoinHandle::join) {
+            Some(Ok(drained)) => {
+                faults.extend(drained.faults());
+                drained.agg
+            }
+            Some(Err(panic)) => {
+                faults.push(format!(
+                    "the drain thread failed ({}): the events of this run are missing from this receipt",
+                    panic_message(panic.as_ref())
+                ));
+                Aggregator::new(self.root_ppid)
+            }
+            None => {
+                faults.push("the drain thread was not running: the events of this run are missing from this receipt".to_owned());
+                Aggregator::new(self.root_ppid)
+            }
+        };
         let mut obs = Observations::default();
         for mut node in agg.processes() {
             node.ended_by_glasshouse = ended.contains(&node.pid);
@@ -244,14 +291,32 @@ impl Sensor {
             .filter(|f| f.errno == libc::EPERM || f.errno == libc::EACCES)
             .cloned()
             .collect();
-        obs.syscalls.counts = named(
-            self.totals(&self.syscall_counts, MAX_SYSCALLS),
-            syscall_name,
+        let mut read = |map: &Map, slots: u32, what: &str, so: &str| {
+            self.totals(map, slots).unwrap_or_else(|e| {
+                faults.push(format!("{what} could not be read ({e}): {so}"));
+                vec![0; slots as usize]
+            })
+        };
+        let counts = read(
+            &self.syscall_counts,
+            MAX_SYSCALLS,
+            "the syscall counters",
+            "syscalls.counts is empty",
         );
-        obs.syscalls.io_uring = named(self.totals(&self.uring_ops, URING_OPS), |op| {
-            uring_op_name(op).to_owned()
-        });
-        let stats = self.stats();
+        let uring_ops = read(
+            &self.uring_ops,
+            URING_OPS,
+            "the io_uring counters",
+            "syscalls.io_uring is empty",
+        );
+        let stats = read(
+            &self.stats,
+            STAT_COUNT,
+            "the loss and byte counters",
+            "events the kernel could not deliver are not counted, and the network byte counts are zero",
+        );
+        obs.syscalls.counts = named(counts, syscall_name);
+        obs.syscalls.io_uring = named(uring_ops, |op| uring_op_name(op).to_owned());
         obs.network.bytes_sent = stats[STAT_BYTES_SENT];
         obs.network.bytes_received = stats[STAT_BYTES_RECEIVED];
         obs.coverage = coverage::assess(coverage::Sight {
@@ -261,20 +326,28 @@ impl Sensor {
             used_io_uring: !obs.syscalls.io_uring.is_empty(),
             argv_capture: self.argv_capture.clone(),
             linger_ms,
+            faults,
         });
         obs
     }
 
-    fn stats(&self) -> Vec<u64> {
-        self.totals(&self.stats, STAT_COUNT)
+    /// Each slot's total of the per-CPU counter array `map`.
+    fn totals(&self, map: &Map, slots: u32) -> Result<Vec<u64>, String> {
+        #[cfg(test)]
+        if self.counters_fail {
+            return Err("failure injected by a test".into());
+        }
+        Counters::of(map, slots, self.cpus).and_then(|c| c.totals())
     }
+}
 
-    /// Each slot's total of the per-CPU counter array `map` (zeros when it cannot be read).
-    fn totals(&self, map: &Map, slots: u32) -> Vec<u64> {
-        Counters::of(map, slots, self.cpus)
-            .and_then(|c| c.totals())
-            .unwrap_or_else(|_| vec![0; slots as usize])
-    }
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic")
 }
 
 /// The non-zero slots of `totals`, by name.

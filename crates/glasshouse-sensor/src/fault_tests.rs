@@ -1,0 +1,83 @@
+//! Faults on the way from the kernel to the receipt, injected into a real sensor: each must
+//! leave the receipt incomplete, with a note naming it, and nothing else missing. These load
+//! the real BPF object (they need root, and fail when it cannot load).
+
+use crate::{ArgvSetting, Observations, Sensor, SensorOptions};
+use std::os::unix::process::CommandExt as _;
+use std::sync::atomic::Ordering;
+
+fn started() -> Sensor {
+    let options = SensorOptions {
+        bpf_dir: None,
+        argv: ArgvSetting::Default,
+        keep_programs: false,
+    };
+    Sensor::start(&options, std::process::id()).expect("the sensor starts (run the tests as root)")
+}
+
+/// Runs `cat /etc/hostname` traced by `sensor` and finishes the run.
+fn cat_hostname(sensor: Sensor) -> Observations {
+    let hook = sensor.tracking_hook();
+    let mut cmd = std::process::Command::new("cat");
+    cmd.arg("/etc/hostname").stdout(std::process::Stdio::null());
+    // SAFETY: the hook makes raw system calls only and allocates nothing, as a pre_exec hook
+    // must (it runs in the forked child).
+    unsafe { cmd.pre_exec(hook) };
+    let mut child = cmd.spawn().expect("spawn cat");
+    let root = child.id();
+    assert!(child.wait().expect("wait for cat").success());
+    sensor.finish(Some(root), &[], 0)
+}
+
+fn read_hostname(obs: &Observations) -> bool {
+    obs.filesystem
+        .reads
+        .iter()
+        .any(|p| p.to_string() == "/etc/hostname")
+}
+
+#[test]
+fn a_clean_run_is_complete() {
+    let obs = cat_hostname(started());
+    assert!(read_hostname(&obs), "{:?}", obs.filesystem.reads);
+    assert!(obs.coverage.complete, "{:?}", obs.coverage.notes);
+}
+
+#[test]
+fn a_failed_drain_thread_makes_the_receipt_incomplete() {
+    let sensor = started();
+    sensor.stop.fail.store(true, Ordering::Release);
+    let obs = cat_hostname(sensor);
+    assert!(!obs.coverage.complete);
+    assert!(
+        obs.coverage.notes.iter().any(|n| n.starts_with(
+            "the drain thread failed (drain failure injected by a test): the events of this run are missing"
+        )),
+        "{:?}",
+        obs.coverage.notes
+    );
+    assert!(obs.process_tree.is_empty() && !read_hostname(&obs));
+}
+
+#[test]
+fn unreadable_counters_make_the_receipt_incomplete() {
+    let mut sensor = started();
+    sensor.counters_fail = true;
+    let obs = cat_hostname(sensor);
+    assert!(!obs.coverage.complete);
+    for what in [
+        "the syscall counters",
+        "the io_uring counters",
+        "the loss and byte counters",
+    ] {
+        let note = format!("{what} could not be read (failure injected by a test): ");
+        assert!(
+            obs.coverage.notes.iter().any(|n| n.starts_with(&note)),
+            "{what}: {:?}",
+            obs.coverage.notes
+        );
+    }
+    assert!(obs.syscalls.counts.is_empty());
+    // What the events said is still there.
+    assert!(read_hostname(&obs), "{:?}", obs.filesystem.reads);
+}

@@ -152,6 +152,28 @@ pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The byte offsets where the lines of a text start, for many line lookups in one text: each
+/// lookup is a binary search, where counting newlines before the offset would make a policy's
+/// parse time grow with the square of its number of rules.
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { starts }
+    }
+
+    /// The 1-based line holding byte `offset` (the last line for an offset past the end).
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        // `starts[0]` is 0, so at least one start is <= offset.
+        self.starts.partition_point(|&start| start <= offset)
+    }
+}
+
 /// A message on one line: diagnostics from the TOML parser may span several.
 pub(crate) fn one_line(message: &str) -> String {
     let parts: Vec<&str> = message
@@ -197,6 +219,14 @@ mod tests {
             "inside a character rounds down"
         );
         assert_eq!(line_and_column(text, 99), (3, 1));
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 1 {
+            assert_eq!(
+                index.line(offset),
+                line_and_column(text, offset).0,
+                "{offset}"
+            );
+        }
     }
 
     #[test]

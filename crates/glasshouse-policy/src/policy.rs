@@ -1,7 +1,7 @@
 //! The policy file: its TOML shape, and compiling it into rules that are ready to match.
 
 use crate::context::Variable;
-use crate::error::{line_and_column, one_line, PolicyError, Problem};
+use crate::error::{one_line, LineIndex, PolicyError, Problem};
 use crate::glob::{Anchor, PathPattern};
 use crate::net::ConnectPattern;
 use serde::{Deserialize, Serialize};
@@ -301,13 +301,18 @@ impl Policy {
             };
             error_at(e.span().map_or(0, |s| s.start), problem)
         })?;
-        if let Ok(VersionProbe {
-            version: Some(version),
-        }) = toml::from_str::<VersionProbe>(text)
-        {
-            check_version(&version).map_err(|p| error_at(version.span().start, p))?;
-        }
         let file = PolicyFile::deserialize(document).map_err(|e| {
+            // A file of another format version is reported as such, not as keys this version
+            // does not know. Probed only here: a second parse of every policy would cost as
+            // much as the first.
+            if let Ok(VersionProbe {
+                version: Some(version),
+            }) = toml::from_str::<VersionProbe>(text)
+            {
+                if let Err(p) = check_version(&version) {
+                    return error_at(version.span().start, p);
+                }
+            }
             let offset = e.span().map_or(0, |s| s.start);
             let mut message = one_line(e.message());
             // The likeliest cause of a table where a list belongs.
@@ -322,9 +327,10 @@ impl Policy {
             .map_err(|p| error_at(file.default.span().start, p))?;
         let mut rules = Vec::with_capacity(file.rules.len());
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        let lines = LineIndex::new(text);
         for (index, spanned) in file.rules.into_iter().enumerate() {
             let header = spanned.span().start;
-            let line = line_and_column(text, header).0;
+            let line = lines.line(header);
             let rule = compile_rule(index + 1, line, spanned.into_inner())
                 .map_err(|(offset, problem)| error_at(offset.unwrap_or(header), problem))?;
             if let Some(name) = &rule.name {

@@ -88,20 +88,37 @@ impl Receipt {
     /// Parses a receipt from JSON, checking its version first so that an unknown major version
     /// is reported as such rather than as a type error.
     pub fn from_json(json: &str) -> Result<Self, ReceiptError> {
-        let value: serde_json::Value = serde_json::from_str(json)?;
-        let version = value.get("version").and_then(|v| v.as_str());
-        check_version(version)?;
-        Ok(serde_json::from_value(value)?)
+        let probe: VersionProbe = serde_json::from_str(json)?;
+        check_version(probe.version())?;
+        Ok(serde_json::from_str(json)?)
     }
 
     /// Reads and parses a receipt file.
+    ///
+    /// The file is read twice, streaming, and never held whole in memory: once for the version
+    /// (skipping everything else), once into the receipt. A receipt of hundreds of megabytes
+    /// therefore needs about the memory of its parsed form, not that plus its text.
     pub fn read(path: &Path) -> Result<Self, ReceiptError> {
-        let json = std::fs::read_to_string(path).map_err(|cause| ReceiptError::Io {
-            action: "cannot read receipt",
-            path: path.to_owned(),
-            cause,
-        })?;
-        Self::from_json(&json)
+        let open = || {
+            std::fs::File::open(path)
+                .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+                .map_err(|cause| ReceiptError::Io {
+                    action: "cannot read receipt",
+                    path: path.to_owned(),
+                    cause,
+                })
+        };
+        let read_error = |e: serde_json::Error| match e.io_error_kind() {
+            Some(kind) => ReceiptError::Io {
+                action: "cannot read receipt",
+                path: path.to_owned(),
+                cause: std::io::Error::new(kind, e.to_string()),
+            },
+            None => ReceiptError::Malformed(e),
+        };
+        let probe: VersionProbe = serde_json::from_reader(open()?).map_err(read_error)?;
+        check_version(probe.version())?;
+        serde_json::from_reader(open()?).map_err(read_error)
     }
 
     /// Pretty JSON with a trailing newline.
@@ -120,6 +137,20 @@ impl Receipt {
             serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
             out.write_all(b"\n")
         })
+    }
+}
+
+/// The `version` field of a document and nothing else: every other field is skipped without
+/// being kept, so probing a large receipt costs one pass and no memory.
+#[derive(serde::Deserialize)]
+struct VersionProbe {
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+}
+
+impl VersionProbe {
+    fn version(&self) -> Option<&str> {
+        self.version.as_ref().and_then(|v| v.as_str())
     }
 }
 
@@ -296,6 +327,29 @@ mod tests {
         let r = Receipt::from_json(&value.to_string()).unwrap();
         assert_eq!(r.version, "v0.3.0");
         assert!(r.sensor.is_none());
+    }
+
+    #[test]
+    fn reading_a_file_checks_the_version_first_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        sample().write_atomic(&path).unwrap();
+        assert_eq!(Receipt::read(&path).unwrap(), sample());
+        // A newer major version with fields of other types: reported as the version.
+        std::fs::write(&path, r#"{"outcome": 5, "version": "v1.0.0"}"#).unwrap();
+        assert!(matches!(
+            Receipt::read(&path),
+            Err(ReceiptError::UnsupportedVersion { .. })
+        ));
+        std::fs::write(&path, r#"{"version": "v0.4.0", "outcome": 5"#).unwrap();
+        assert!(matches!(
+            Receipt::read(&path),
+            Err(ReceiptError::Malformed(_))
+        ));
+        assert!(matches!(
+            Receipt::read(&dir.path().join("missing.json")),
+            Err(ReceiptError::Io { .. })
+        ));
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub const ACC_READ: u64 = 1;
 /// Opened for writing.
 pub const ACC_WRITE: u64 = 2;
 
-const HEADER_LEN: usize = 48;
+/// Bytes of the fixed header that precedes the strings (`struct gh_event_header`).
+pub const HEADER_LEN: usize = 48;
 
 /// One decoded record. Strings borrow from the ring buffer.
 #[derive(Debug, Clone)]

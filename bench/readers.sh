@@ -52,7 +52,7 @@ for n in $rules; do "$parse_time" --runs "$runs" "$work/policy-$n.toml"; done
 
 echo "== glasshouse policy check with each policy on a tiny receipt (whole process)"
 for n in $rules; do
-  /usr/bin/time -f "policy-$n.toml: %e s wall, %U s user CPU, %M KiB peak" \
+  /usr/bin/time -f "policy-$n.toml: %e s wall, %U s user + %S s system CPU, %M KiB peak" \
     "$GLASSHOUSE" policy check --policy "$work/policy-$n.toml" "$work/receipt-tiny.json" >/dev/null 2>"$work/err" || true
   tail -1 "$work/err"
 done

@@ -82,6 +82,7 @@ impl Receipt {
             processes: Vec::new(),
             sensor: None,
             policy: None,
+            redaction: None,
         }
     }
 

@@ -61,6 +61,9 @@ pub struct Receipt {
     /// Since v0.4.0: the policy evaluated against this receipt, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyReport>,
+    /// Since v0.4.0: what was redacted before the receipt left memory, when redaction ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<RedactionReport>,
 }
 
 /// Where the observations of a receipt came from.
@@ -540,6 +543,40 @@ impl ArgvCapture {
             requested: requested.to_owned(),
             captured,
             note,
+        }
+    }
+}
+
+/// What redaction changed in a receipt. Each secret is replaced by a marker
+/// `[REDACTED:<rule>:<12 hex digits of an HMAC-SHA-256 of the secret>]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct RedactionReport {
+    /// `sha256:<hex>` of the rules in force (built-in and from the rules file).
+    pub rules_digest: String,
+    /// A public name of the HMAC key (not the key): markers compare only under the same key.
+    pub key_id: String,
+    /// Secrets replaced by markers, all fields together.
+    pub values_redacted: u64,
+    /// Secrets replaced per field: the JSON path, `[]` for the elements of a list and `{}` for
+    /// map keys (`process_tree[].argv[]`, `filesystem.reads[]`, `processes[].cmd`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, u64>,
+    /// The home directory was shown as `~` (`--redact-home`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub home_as_tilde: bool,
+    /// How many home directory paths were shown as `~`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub home_paths: u64,
+}
+
+impl RedactionReport {
+    /// A report of no redaction yet, under the given rules and key.
+    pub fn new(rules_digest: String, key_id: String) -> Self {
+        Self {
+            rules_digest,
+            key_id,
+            ..Self::default()
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Signed in-toto attestations of glasshouse receipts.

@@ -10,10 +10,13 @@ macro_rules! say {
 }
 
 mod exit;
+mod keygen;
 mod policy_cmd;
+mod protect;
 mod run;
 mod schema;
 mod summary;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -50,6 +53,12 @@ enum Command {
         after_help = "Example:\n  glasshouse policy check --policy examples/policies/coding-agent.toml receipt.json\n  glasshouse policy explain --policy examples/policies/coding-agent.toml --action read --receipt receipt.json ~/.ssh/id_ed25519"
     )]
     Policy(policy_cmd::PolicyCommand),
+    /// Make an Ed25519 key pair for signing receipts (`run --sign-key`).
+    #[command(after_help = keygen::HELP)]
+    Keygen(keygen::KeygenArgs),
+    /// Check a signed envelope (`<receipt>.intoto.jsonl`) with a public key.
+    #[command(after_help = verify::HELP)]
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +83,8 @@ fn main() -> ExitCode {
         },
         Command::Schema => schema::run(),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Verify(args) => verify::run(&args),
     };
     to_exit_code(code)
 }

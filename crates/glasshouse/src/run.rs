@@ -3,7 +3,7 @@
 use crate::exit::{self, Exit};
 use anyhow::Result;
 use glasshouse_backend::BackendKind;
-use glasshouse_run::{Hooks, Profile, RunError, RunPlan};
+use glasshouse_run::{Profile, RunError, RunPlan};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,6 +34,8 @@ pub struct RunArgs {
     /// Print no summary after the run.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    protect: crate::protect::ProtectArgs,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -90,9 +92,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
     plan.linger = linger;
     plan.policy = args.policy;
 
-    let report = glasshouse_run::run(&plan, &mut Hooks::default()).map_err(exit_of)?;
+    let mut protection = crate::protect::Protection::new(&args.protect, &plan.command)
+        .map_err(|e| Exit::new(exit::USAGE, e))?;
+    let report = glasshouse_run::run(&plan, &mut protection.hooks).map_err(exit_of)?;
     if let Some(e) = &report.spawn_error {
-        say!("glasshouse: {e}");
+        say!("glasshouse: {}", protection.line(e));
     }
     if !args.quiet {
         say!(

@@ -224,6 +224,9 @@ fn mask(mut r: Value, dir: &str) -> Value {
     r["environment"]["kernel"] = Value::from("[kernel]");
     r["environment"]["home"] = Value::from("[home]");
     r["sensor"]["linger_ms"] = Value::from("[linger_ms]");
+    // The redaction key is per installation; the rules' digest changes with the rules.
+    r["redaction"]["key_id"] = Value::from("[key_id]");
+    r["redaction"]["rules_digest"] = Value::from("[rules_digest]");
     // Which syscalls a static binary makes is the C library's business; that they are counted is
     // asserted elsewhere.
     r["syscalls"]["counts"] = Value::from("[counts]");

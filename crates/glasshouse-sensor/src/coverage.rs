@@ -21,6 +21,8 @@ pub(crate) struct Sight<'a> {
     pub(crate) linger_ms: u64,
     /// Gaps user space itself caused (a failed drain, unreadable counters), as notes.
     pub(crate) faults: Vec<String>,
+    /// Notes that leave the receipt complete (a kept set discarded and loaded afresh).
+    pub(crate) notes: Vec<String>,
 }
 
 /// The coverage section, with a note for every gap; complete only when there is none.
@@ -33,9 +35,11 @@ pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
         argv_capture,
         linger_ms,
         faults,
+        notes,
     } = sight;
     let mut coverage = SensorCoverage::default();
     coverage.kind = "ebpf".into();
+    coverage.notes = notes;
     coverage.hooks = hooks;
     for (i, name) in HOOK_NAMES.iter().enumerate() {
         if stats[i] > 0 {

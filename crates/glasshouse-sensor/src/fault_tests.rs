@@ -16,7 +16,7 @@ fn started() -> Sensor {
 }
 
 /// Runs `cat /etc/hostname` traced by `sensor` and finishes the run.
-fn cat_hostname(sensor: Sensor) -> Observations {
+pub(crate) fn cat_hostname(sensor: Sensor) -> Observations {
     let hook = sensor.tracking_hook();
     let mut cmd = std::process::Command::new("cat");
     cmd.arg("/etc/hostname").stdout(std::process::Stdio::null());
@@ -29,7 +29,7 @@ fn cat_hostname(sensor: Sensor) -> Observations {
     sensor.finish(Some(root), &[], 0)
 }
 
-fn read_hostname(obs: &Observations) -> bool {
+pub(crate) fn read_hostname(obs: &Observations) -> bool {
     obs.filesystem
         .reads
         .iter()

@@ -4,20 +4,39 @@
 
 use crate::counters::{Counters, MAX_SYSCALLS, STAT_COUNT, URING_OPS};
 use crate::load::{error_chain, next_generation, Attached, Kernel, HOOKS};
-use crate::{pool, SensorError};
+use crate::{identity, pool, SensorError};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use aya::programs::BtfTracePoint;
 use glasshouse_receipt::HookStatus;
 use std::collections::BTreeMap;
+use std::os::fd::AsFd as _;
 
 impl Kernel {
-    /// A set kept by an earlier run, attached after its state is reset for this run.
-    fn from_pins(slot: &pool::Slot, cpus: usize) -> Result<Self, String> {
+    /// A set kept by an earlier run, attached after its pins were checked against the record of
+    /// the run that pinned them and its state was reset for this run.
+    pub(crate) fn from_pins(slot: &pool::Slot, cpus: usize) -> Result<Self, String> {
+        let recorded = slot
+            .recorded()
+            .ok_or("there is no record of what was pinned in it")?;
+        let mut found = Vec::new();
         let mut maps = BTreeMap::new();
         for name in pool::PINNED_MAPS {
             let data = MapData::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            found.push(identity::map(name, data.fd().as_fd())?);
             let map = Map::from_map_data(data).map_err(|e| error_chain(&e))?;
             maps.insert(*name, map);
+        }
+        let mut pinned = Vec::new();
+        for (name, tracepoint) in HOOKS {
+            let program = BtfTracePoint::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            let fd = program.fd().map_err(|e| error_chain(&e))?;
+            found.push(identity::program(name, fd.as_fd())?);
+            pinned.push((program, tracepoint));
+        }
+        // Checked on the very descriptors that are used below: what is attached is what was
+        // compared.
+        if let Some(difference) = identity::mismatch(&recorded, &found) {
+            return Err(format!("it is not what was pinned in it ({difference})"));
         }
         let ring = reset(&mut maps, cpus).map_err(|e| format!("resetting the kept set: {e}"))?;
         // Before attaching: from the first event on, thread entries of earlier runs match
@@ -25,11 +44,9 @@ impl Kernel {
         let gen = next_generation(&mut maps)?;
         let mut programs = Vec::new();
         let mut hooks = Vec::new();
-        for (name, tracepoint) in HOOKS {
+        for (mut program, tracepoint) in pinned {
             // A kept set is attached whole or not at all: on any failure the run loads afresh
             // and reports what that load could attach.
-            let mut program =
-                BtfTracePoint::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
             program.attach().map_err(|e| error_chain(&e))?;
             hooks.push(HookStatus::new(format!("tp_btf/{tracepoint}"), true, None));
             programs.push(program);
@@ -42,24 +59,35 @@ impl Kernel {
             maps,
             ring: Some(ring),
             gen,
+            notes: Vec::new(),
         })
     }
 
-    /// Pins every program and map of a freshly loaded object in `slot`, for later runs.
+    /// Pins every program and map of a freshly loaded object in `slot`, for later runs, and
+    /// records what was pinned (in the order [`Kernel::from_pins`] finds it).
     fn pin(&mut self, slot: &pool::Slot) -> Result<(), String> {
         let Attached::Object(ebpf) = &mut self.programs else {
             return Ok(());
         };
+        for (name, map) in &self.maps {
+            map.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+        }
+        let mut record = String::new();
+        for name in pool::PINNED_MAPS {
+            let data = MapData::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            record.push_str(&identity::map(name, data.fd().as_fd())?);
+            record.push('\n');
+        }
         for (name, _) in HOOKS {
             let program = ebpf
                 .program_mut(name)
                 .ok_or_else(|| format!("program {name} is missing"))?;
             program.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
+            let fd = program.fd().map_err(|e| error_chain(&e))?;
+            record.push_str(&identity::program(name, fd.as_fd())?);
+            record.push('\n');
         }
-        for (name, map) in &self.maps {
-            map.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
-        }
-        Ok(())
+        slot.record(&record)
     }
 }
 
@@ -77,14 +105,20 @@ pub(crate) fn kept_or_loaded(
         return Ok((Kernel::load(object, key, cpus, capture)?, None));
     };
     let programs: Vec<&str> = HOOKS.iter().map(|(name, _)| *name).collect();
+    let mut notes = Vec::new();
     if slot.is_complete(&programs) {
-        if let Ok(kernel) = Kernel::from_pins(&slot, cpus) {
-            return Ok((kernel, Some(slot)));
+        match Kernel::from_pins(&slot, cpus) {
+            Ok(kernel) => return Ok((kernel, Some(slot))),
+            Err(why) => notes.push(format!(
+                "the kept program set {} was discarded and the programs loaded afresh: {why}",
+                slot.number()
+            )),
         }
     }
     // Incomplete (a run died while pinning) or unusable: whatever is there goes.
     slot.clear();
     let mut kernel = Kernel::load(object, key, cpus, capture)?;
+    kernel.notes = notes;
     if kernel.hooks.iter().all(|h| h.attached) && kernel.pin(&slot).is_ok() {
         return Ok((kernel, Some(slot)));
     }

@@ -21,8 +21,11 @@ mod error;
 pub mod event;
 #[cfg(test)]
 mod fault_tests;
+mod identity;
 mod interpret;
 mod kept;
+#[cfg(test)]
+mod kept_tests;
 mod load;
 mod names;
 mod net;
@@ -95,6 +98,8 @@ pub struct Sensor {
     /// What went wrong while the run lasted that the receipt must own up to (a list of the
     /// live processes that could not be read), noted at its end.
     faults: std::sync::Mutex<Vec<String>>,
+    /// Notes on how the programs were found (a kept set discarded), for the receipt.
+    load_notes: Vec<String>,
     /// Makes every counter read fail: how tests prove that unreadable counters mark the
     /// receipt incomplete.
     #[cfg(test)]
@@ -196,6 +201,7 @@ impl Sensor {
             stop,
             drain: Some(drain),
             faults: std::sync::Mutex::new(Vec::new()),
+            load_notes: std::mem::take(&mut kernel.notes),
             #[cfg(test)]
             counters_fail: false,
             _slot: slot,
@@ -327,6 +333,7 @@ impl Sensor {
             argv_capture: self.argv_capture.clone(),
             linger_ms,
             faults,
+            notes: std::mem::take(&mut self.load_notes),
         });
         obs
     }

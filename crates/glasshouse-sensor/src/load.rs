@@ -43,6 +43,8 @@ pub(crate) struct Kernel {
     pub(crate) ring: Option<RingBuf<MapData>>,
     /// This run's generation (see `run` in the object).
     pub(crate) gen: u32,
+    /// What the receipt should know about how the programs were found (a kept set discarded).
+    pub(crate) notes: Vec<String>,
 }
 
 impl Kernel {
@@ -147,6 +149,7 @@ impl Kernel {
             maps,
             ring: None,
             gen,
+            notes: Vec::new(),
         })
     }
 }

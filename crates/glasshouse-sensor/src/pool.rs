@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 /// The BPF file system that holds the sets: glasshouse's own instance, mounted on first use.
 pub(crate) const PIN_ROOT: &str = "/run/glasshouse/bpf";
 
+/// Where the run that pinned a set records what it pinned ([`crate::identity`]), at the set's
+/// name and number: in root's runtime directory beside the relocated object (a BPF file system
+/// holds pins only), so the record is as trusted as the object a fresh load would use.
+pub(crate) const RECORD_ROOT: &str = "/run/glasshouse/kept";
+
 /// Sets kept per object at most: as many runs at once start without loading.
 pub(crate) const MAX_SETS: u32 = 4;
 
@@ -35,6 +40,8 @@ pub(crate) const PINNED_MAPS: &[&str] = &[
 /// A set's directory, held by this run until dropped.
 pub(crate) struct Slot {
     dir: PathBuf,
+    /// The record of what the run that pinned the set pinned.
+    record: PathBuf,
     /// The directory, open and locked.
     _lock: Flock<std::fs::File>,
 }
@@ -54,9 +61,41 @@ impl Slot {
             .all(|name| self.pin(name).exists())
     }
 
-    /// Unpins everything in the set, which unloads it once no run uses it.
+    /// Unpins everything in the set, which unloads it once no run uses it, and forgets its
+    /// record.
     pub(crate) fn clear(&self) {
+        let _ = std::fs::remove_file(&self.record);
         clear_dir(&self.dir);
+    }
+
+    /// The set's number among the sets of its object.
+    pub(crate) fn number(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// What the run that pinned the set recorded, if there is a record.
+    pub(crate) fn recorded(&self) -> Option<String> {
+        let dir = crate::relocated::usable_dir(self.record.parent()?)?;
+        std::fs::read_to_string(dir.join(self.record.file_name()?)).ok()
+    }
+
+    /// Records what was just pinned, atomically.
+    pub(crate) fn record(&self, text: &str) -> Result<(), String> {
+        let dir = self
+            .record
+            .parent()
+            .and_then(crate::relocated::usable_dir)
+            .ok_or_else(|| format!("{} is missing or not private", RECORD_ROOT))?;
+        let mut file =
+            tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("recording the set: {e}"))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| format!("recording the set: {e}"))?;
+        file.persist(&self.record)
+            .map_err(|e| format!("recording the set: {e}"))?;
+        Ok(())
     }
 }
 
@@ -95,10 +134,37 @@ pub(crate) fn take(key: &str) -> Option<Slot> {
             continue;
         };
         if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            return Some(Slot { dir, _lock: lock });
+            let record = Path::new(RECORD_ROOT).join(key).join(n.to_string());
+            return Some(Slot {
+                dir,
+                record,
+                _lock: lock,
+            });
         }
     }
     None
+}
+
+/// Every existing set of objects named `key` that no run holds, held (for tests that tamper
+/// with kept sets).
+#[cfg(test)]
+pub(crate) fn take_all_free(key: &str) -> Vec<Slot> {
+    let mut held = Vec::new();
+    for n in 0..MAX_SETS {
+        let dir = Path::new(PIN_ROOT).join(key).join(n.to_string());
+        let Ok(file) = std::fs::File::open(&dir) else {
+            continue;
+        };
+        if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            let record = Path::new(RECORD_ROOT).join(key).join(n.to_string());
+            held.push(Slot {
+                dir,
+                record,
+                _lock: lock,
+            });
+        }
+    }
+    held
 }
 
 /// glasshouse's BPF file system, mounted when it is not yet.
@@ -155,6 +221,12 @@ fn remove_other_objects(root: &Path, key: &str) {
             if let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 clear_dir(&dir);
                 let _ = std::fs::remove_dir(&dir);
+                if root == Path::new(PIN_ROOT) {
+                    let record = Path::new(RECORD_ROOT)
+                        .join(entry.file_name())
+                        .join(set.file_name());
+                    let _ = std::fs::remove_file(record);
+                }
             }
         }
         let _ = std::fs::remove_dir(&sets);

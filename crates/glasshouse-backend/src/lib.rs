@@ -5,9 +5,13 @@
 //! answer [`BackendError::NotAvailable`] in this build. Backends never decide what is recorded:
 //! the sensor observes whatever a backend starts.
 
+mod control;
+mod namespace;
 mod process;
 
-pub use process::{ChildControl, ProcessBackend};
+pub use control::ChildControl;
+pub use namespace::{NamespaceBackend, NamespaceConfig, NetworkMode, SandboxError};
+pub use process::ProcessBackend;
 
 use std::ffi::OsString;
 use std::process::{ChildStderr, ChildStdout};
@@ -46,6 +50,9 @@ pub enum BackendError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The sandbox could not be set up (bad options, missing privileges, a failed step).
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
     /// Waiting for or signalling the command failed.
     #[error("cannot {action} process {pid}: {source}")]
     Control {
@@ -62,6 +69,20 @@ pub enum BackendError {
 /// allocation, no locks; raw system calls only.
 pub type BeforeExecHook = Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>;
 
+/// Registers the command with whatever records it (the sensor), so that it is followed from
+/// its first instruction.
+pub trait Tracker: Send + Sync {
+    /// Called by glasshouse, before the command may exec, with its pid in glasshouse's pid
+    /// namespace and a pidfd naming it. Backends that can hold their child between fork and
+    /// exec (the namespace backend: a sync socket) use this.
+    fn track(&self, pid: u32, pidfd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()>;
+
+    /// The same registration as a hook the child runs on itself between fork and exec, for
+    /// backends that cannot hold their child from the parent (std's spawn waits for exec).
+    /// Only correct when the child shares glasshouse's pid namespace.
+    fn self_tracking_hook(&self) -> BeforeExecHook;
+}
+
 /// What to run and how to connect it.
 pub struct CommandSpec {
     /// The program (looked up in `PATH` when it has no slash).
@@ -72,6 +93,40 @@ pub struct CommandSpec {
     pub capture_output: bool,
     /// Hooks run in the child just before exec, in order.
     pub before_exec: Vec<BeforeExecHook>,
+    /// Registers the command with the sensor before it execs (see [`Tracker`]).
+    pub tracker: Option<Box<dyn Tracker>>,
+}
+
+/// What a backend applied, for the receipt (`execution.isolation`, `environment.sandbox`,
+/// `network.proxied`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Isolation {
+    /// The mechanisms applied, comma-separated (`mount,pid,uts,ipc,net,ro-root,landlock`), or
+    /// `none`.
+    pub isolation: String,
+    /// `enabled` (the host's network, no sandbox), `none`, `host` or `proxy`.
+    pub network: String,
+    /// Writable paths inside (working directory, private `/tmp`, `--rw`); empty without a
+    /// sandbox, where everything the user may write is writable.
+    pub writable: Vec<std::path::PathBuf>,
+    /// Paths made read-only with `--ro`.
+    pub read_only: Vec<std::path::PathBuf>,
+    /// Paths hidden with `--hide`.
+    pub hidden: Vec<std::path::PathBuf>,
+    /// Every request through the sandbox's proxy.
+    pub proxied: Vec<glasshouse_proxy::ProxiedRequest>,
+}
+
+impl Isolation {
+    /// No sandbox: a plain child with the host's network.
+    pub fn none() -> Self {
+        Self {
+            isolation: "none".to_owned(),
+            network: "enabled".to_owned(),
+            ..Self::default()
+        }
+    }
 }
 
 /// A started command.
@@ -137,6 +192,12 @@ pub trait ExecutionBackend {
     /// Sends a signal to the command. Safe against pid reuse: after the command has been waited
     /// for, this does nothing.
     fn kill(&self, signal: i32) -> Result<(), BackendError>;
+
+    /// What the backend applied, once the run is over (stops a proxy, so call it after the
+    /// command's tree has ended).
+    fn isolation(&mut self) -> Isolation {
+        Isolation::none()
+    }
 }
 
 /// The backends glasshouse knows of.
@@ -145,6 +206,8 @@ pub trait ExecutionBackend {
 pub enum BackendKind {
     /// A plain child process, no isolation.
     Process,
+    /// Linux namespaces, a read-only root, Landlock, and no network or only a proxy.
+    Namespace,
     /// Kata Containers (a VM per command).
     Kata,
     /// Firecracker microVM.
@@ -153,21 +216,45 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// Every backend, for help texts.
-    pub const ALL: [BackendKind; 3] = [Self::Process, Self::Kata, Self::Firecracker];
+    pub const ALL: [BackendKind; 4] = [
+        Self::Process,
+        Self::Namespace,
+        Self::Kata,
+        Self::Firecracker,
+    ];
 
     /// The backend's name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Process => "process",
+            Self::Namespace => "namespace",
             Self::Kata => "kata",
             Self::Firecracker => "firecracker",
         }
     }
 
-    /// Opens the backend, or says why it is not available.
+    /// Opens the backend (a sandbox with its defaults), or says why it is not available.
     pub fn open(self) -> Result<Box<dyn ExecutionBackend + Send>, BackendError> {
+        self.open_with(&NamespaceConfig::default())
+    }
+
+    /// Opens the backend; `sandbox` configures the namespace backend (the others refuse any
+    /// setting but the default, so an option is never silently ignored).
+    pub fn open_with(
+        self,
+        sandbox: &NamespaceConfig,
+    ) -> Result<Box<dyn ExecutionBackend + Send>, BackendError> {
+        if self != Self::Namespace && !sandbox.is_default() {
+            return Err(BackendError::Sandbox(SandboxError::Invalid {
+                what: format!(
+                    "--network, --allow-host, --rw, --ro and --hide need --backend namespace (the backend is {})",
+                    self.name()
+                ),
+            }));
+        }
         match self {
             Self::Process => Ok(Box::new(ProcessBackend::new())),
+            Self::Namespace => Ok(Box::new(NamespaceBackend::new(sandbox)?)),
             Self::Kata => Err(BackendError::NotAvailable {
                 backend: "kata",
                 reason: "this build has no Kata runtime integration; use --backend process",

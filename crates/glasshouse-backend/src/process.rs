@@ -1,56 +1,17 @@
 //! The `process` backend: the command runs as a direct child of glasshouse, without isolation.
 
-use crate::{BackendError, BackendInfo, CommandSpec, ExecutionBackend, SpawnedChild, Termination};
-use std::os::fd::OwnedFd;
+use crate::{
+    BackendError, BackendInfo, ChildControl, CommandSpec, ExecutionBackend, SpawnedChild,
+    Termination,
+};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 
 /// Runs the command as a plain child process.
 #[derive(Debug, Default)]
 pub struct ProcessBackend {
     child: Option<Child>,
     control: Option<ChildControl>,
-}
-
-/// Signals one process through a pidfd, so a signal never reaches a reused pid.
-#[derive(Debug, Clone)]
-pub struct ChildControl {
-    pid: u32,
-    pidfd: Option<Arc<OwnedFd>>,
-}
-
-impl ChildControl {
-    /// A handle for `pid`, opened now. `None` inside when the process is already gone.
-    pub fn open(pid: u32) -> Self {
-        let pidfd = rustix::process::Pid::from_raw(pid as i32)
-            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
-            .map(Arc::new);
-        Self { pid, pidfd }
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Sends `signal`. A process that has already exited is not an error.
-    pub fn signal(&self, signal: i32) -> Result<(), BackendError> {
-        let Some(pidfd) = &self.pidfd else {
-            return Ok(());
-        };
-        let control_error = |source| BackendError::Control {
-            action: "signal",
-            pid: self.pid,
-            source,
-        };
-        let sig = rustix::process::Signal::from_named_raw(signal)
-            .ok_or_else(|| control_error(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
-        match rustix::process::pidfd_send_signal(pidfd, sig) {
-            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
-            Err(e) => Err(control_error(e.into())),
-        }
-    }
 }
 
 impl ProcessBackend {
@@ -60,7 +21,7 @@ impl ProcessBackend {
     }
 }
 
-fn classify_spawn_error(program: String, err: std::io::Error) -> BackendError {
+pub(crate) fn classify_spawn_error(program: String, err: std::io::Error) -> BackendError {
     match err.raw_os_error() {
         Some(libc::ENOENT) => BackendError::CommandNotFound { program },
         Some(libc::EACCES | libc::EPERM | libc::ENOEXEC | libc::EISDIR | libc::ENOTDIR) => {
@@ -78,7 +39,7 @@ fn classify_spawn_error(program: String, err: std::io::Error) -> BackendError {
 
 /// The file `program` names: itself when it contains a slash, else the first executable match
 /// in `PATH` (or a non-executable match, so that exec reports why it cannot run it).
-fn find_in_path(program: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+pub(crate) fn find_in_path(program: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
     use std::os::unix::ffi::OsStrExt as _;
     use std::os::unix::fs::PermissionsExt as _;
     if program.as_bytes().contains(&b'/') {
@@ -123,7 +84,10 @@ impl ExecutionBackend for ProcessBackend {
         if spec.capture_output {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        for hook in spec.before_exec {
+        // This backend cannot hold its child from the parent (spawn returns after exec), so
+        // the child registers itself; it shares glasshouse's pid namespace, so its pid is right.
+        let tracking = spec.tracker.as_ref().map(|t| t.self_tracking_hook());
+        for hook in tracking.into_iter().chain(spec.before_exec) {
             // SAFETY: the hooks' contract (BeforeExecHook) is async-signal-safety: they make raw
             // system calls only, which is what pre_exec requires between fork and exec.
             unsafe {
@@ -182,6 +146,7 @@ mod tests {
             args: args.iter().map(Into::into).collect(),
             capture_output: false,
             before_exec: Vec::new(),
+            tracker: None,
         }
     }
 

@@ -357,8 +357,21 @@ pub struct Environment {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[non_exhaustive]
 pub struct SandboxSettings {
-    /// `enabled` when the command had the host's network.
+    /// `enabled` when the command had the host's network without a sandbox (the process
+    /// backend); under `--backend namespace`: `none` (a loopback of its own), `host` or
+    /// `proxy` (only glasshouse's allowlisting proxy, see `network.proxied`).
     pub network: String,
+    /// Since v0.4.0: the paths the sandbox let the command write (its working directory, the
+    /// private `/tmp`, `--rw` paths); absent without a sandbox.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writable: Vec<OsText>,
+    /// Since v0.4.0: paths made read-only with `--ro`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only: Vec<OsText>,
+    /// Since v0.4.0: paths hidden with `--hide` (glasshouse's own files are always hidden and
+    /// not listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<OsText>,
 }
 
 /// The execution backend.
@@ -367,7 +380,8 @@ pub struct SandboxSettings {
 pub struct Execution {
     /// Backend name (`process`).
     pub backend: String,
-    /// Isolation applied (`none` for the process backend).
+    /// Isolation applied: `none` for the process backend; for the namespace backend the
+    /// mechanisms, comma-separated (`mount,pid,uts,ipc,net,ro-root,landlock`).
     pub isolation: String,
 }
 

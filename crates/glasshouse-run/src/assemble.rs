@@ -18,6 +18,20 @@ pub(crate) fn start_receipt(plan: &RunPlan, provenance: Provenance, info: Backen
     receipt
 }
 
+/// What the backend applied: `execution.isolation`, `environment.sandbox`, `network.proxied`.
+pub(crate) fn isolation(receipt: &mut Receipt, applied: glasshouse_backend::Isolation) {
+    let paths = |list: Vec<std::path::PathBuf>| -> Vec<OsText> {
+        list.iter().map(|p| OsText::from(p.as_path())).collect()
+    };
+    receipt.execution.isolation = applied.isolation;
+    let sandbox = &mut receipt.environment.sandbox;
+    sandbox.network = applied.network;
+    sandbox.writable = paths(applied.writable);
+    sandbox.read_only = paths(applied.read_only);
+    sandbox.hidden = paths(applied.hidden);
+    receipt.network.proxied = applied.proxied;
+}
+
 /// Puts the outcome, output hashes, resources and observations into `receipt`.
 pub(crate) fn assemble(receipt: &mut Receipt, run: Supervised, observed: Observations) {
     let mut notes = Vec::new();

@@ -42,7 +42,7 @@ pub(crate) struct Checked {
 pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     let backend = plan
         .backend
-        .open()
+        .open_with(&plan.sandbox)
         .map_err(|e| RunError::Refused(e.to_string()))?;
     let provenance = match plan.profile {
         Profile::Host => Provenance::Host,

@@ -34,7 +34,7 @@ pub use check::Profile;
 pub use hooks::{Attachment, Enforcer, HookError, Hooks, Observer, Redactor, Signer};
 pub use plain::{run_plain, PlainRun};
 
-use glasshouse_backend::{BackendKind, CommandSpec};
+use glasshouse_backend::{BackendKind, CommandSpec, NamespaceConfig};
 use glasshouse_receipt::Receipt;
 use glasshouse_sensor::{Sensor, SensorOptions};
 use std::ffi::OsString;
@@ -150,6 +150,8 @@ pub struct RunPlan {
     pub linger: Duration,
     /// A policy file to judge the receipt with.
     pub policy: Option<PathBuf>,
+    /// The sandbox of the namespace backend (other backends refuse anything but the default).
+    pub sandbox: NamespaceConfig,
 }
 
 impl RunPlan {
@@ -163,6 +165,7 @@ impl RunPlan {
             receipt_path: PathBuf::from("receipt.json"),
             linger: Duration::from_secs(3),
             policy: None,
+            sandbox: NamespaceConfig::default(),
         }
     }
 }
@@ -224,10 +227,13 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
         program: plan.command[0].clone(),
         args: plan.command[1..].to_vec(),
         capture_output: true,
-        before_exec: vec![sensor.tracking_hook()],
+        before_exec: Vec::new(),
+        tracker: Some(Box::new(supervise::SensorTracker(sensor.registration()))),
     };
     let supervised = supervise::supervise(backend.as_mut(), spec, signals, &sensor, plan, hooks)?;
     receipt.timing.duration_ms = supervised.duration.as_millis() as u64;
+    // The tree has ended: the backend can say what it applied (and stop its proxy).
+    let isolation = backend.isolation();
 
     hooks.stage(Stage::Finish);
     supervise::reap_orphans();
@@ -236,6 +242,7 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     hooks.stage(Stage::Assemble);
     let spawn_error = supervised.spawn_error.clone();
     assemble::assemble(&mut receipt, supervised, observed);
+    assemble::isolation(&mut receipt, isolation);
 
     hooks.stage(Stage::Policy);
     let policy_violated = checked

@@ -2,7 +2,7 @@
 
 use crate::supervise::{spawn_error_code, SignalForwarder};
 use crate::RunError;
-use glasshouse_backend::{BackendKind, CommandSpec};
+use glasshouse_backend::{BackendKind, CommandSpec, NamespaceConfig};
 use std::ffi::OsString;
 
 /// How a plain run ended.
@@ -15,10 +15,15 @@ pub struct PlainRun {
     pub spawn_error: Option<String>,
 }
 
-/// Runs `command` on `backend` with signals forwarded.
-pub fn run_plain(backend: BackendKind, command: &[OsString]) -> Result<PlainRun, RunError> {
+/// Runs `command` on `backend` (configured by `sandbox` for the namespace backend) with signals
+/// forwarded.
+pub fn run_plain(
+    backend: BackendKind,
+    sandbox: &NamespaceConfig,
+    command: &[OsString],
+) -> Result<PlainRun, RunError> {
     let mut backend = backend
-        .open()
+        .open_with(sandbox)
         .map_err(|e| RunError::Refused(e.to_string()))?;
     let Some((program, args)) = command.split_first() else {
         return Err(RunError::Refused("no command given".to_owned()));
@@ -28,6 +33,7 @@ pub fn run_plain(backend: BackendKind, command: &[OsString]) -> Result<PlainRun,
         args: args.to_vec(),
         capture_output: false,
         before_exec: Vec::new(),
+        tracker: None,
     };
     let signals = SignalForwarder::install()?;
     match backend.spawn(spec) {

@@ -137,6 +137,19 @@ pub(crate) fn reap_orphans() {
     }
 }
 
+/// The sensor's registration as the backends' [`glasshouse_backend::Tracker`].
+pub(crate) struct SensorTracker(pub glasshouse_sensor::Registration);
+
+impl glasshouse_backend::Tracker for SensorTracker {
+    fn track(&self, pid: u32, pidfd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+        self.0.track(pid, pidfd)
+    }
+
+    fn self_tracking_hook(&self) -> glasshouse_backend::BeforeExecHook {
+        self.0.self_tracking_hook()
+    }
+}
+
 /// Catches SIGINT, SIGTERM and SIGHUP from before the child exists (so none can kill
 /// glasshouse and orphan the child) and forwards them to the child once it runs; glasshouse
 /// itself keeps going so that it can finish the receipt.

@@ -74,6 +74,38 @@ pub struct Observations {
     pub coverage: SensorCoverage,
 }
 
+/// Registers processes with a running sensor; valid while the [`Sensor`] it came from runs.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    tracked_fd: RawFd,
+    threads_fd: RawFd,
+    entry: Vec<u8>,
+    root_ppid: u32,
+}
+
+impl Registration {
+    /// Adds process `pid` (in the sensor's pid namespace), whose one thread `pidfd` names, to
+    /// the tree, from another process: for a command held before exec by its parent, such as a
+    /// sandbox's, whose own getpid() would name its pid namespace's number instead.
+    pub fn track(&self, pid: u32, pidfd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd as _;
+        track::track_process(
+            self.tracked_fd,
+            self.threads_fd,
+            &self.entry,
+            pid,
+            u64::from(self.root_ppid),
+            pidfd.as_raw_fd(),
+        )
+    }
+
+    /// The same registration run by the child itself between fork and exec.
+    pub fn self_tracking_hook(&self) -> Box<dyn FnMut() -> std::io::Result<()> + Send + Sync> {
+        let (tracked, threads, entry) = (self.tracked_fd, self.threads_fd, self.entry.clone());
+        Box::new(move || track::track_self(tracked, threads, &entry))
+    }
+}
+
 /// A running sensor.
 pub struct Sensor {
     /// Owns the attached programs: dropping it detaches every hook.
@@ -217,6 +249,16 @@ impl Sensor {
         // Allocated here, in the parent: the hook itself must not allocate.
         let entry = self.first_thread_entry.clone();
         Box::new(move || track::track_self(tracked, threads, &entry))
+    }
+
+    /// What registers a process with this run from outside it: see [`Registration::track`].
+    pub fn registration(&self) -> Registration {
+        Registration {
+            tracked_fd: self.tracked_fd,
+            threads_fd: self.threads_fd,
+            entry: self.first_thread_entry.clone(),
+            root_ppid: self.root_ppid,
+        }
     }
 
     /// Processes of the tree that have not exited yet. When the kernel's list cannot be read,

@@ -12,19 +12,33 @@ pub(crate) fn track_self(
 ) -> std::io::Result<()> {
     // SAFETY: getpid/getppid have no preconditions and are async-signal-safe.
     let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid() as u64) };
-    map_update(tracked_fd, &(pid as u32), &ppid)?;
-    // Task storage is keyed by a pidfd from user space. Before exec this process has one
-    // thread, which the pidfd names.
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
         return Err(std::io::Error::last_os_error());
     }
     let pidfd = pidfd as i32;
-    let result = map_update(threads_fd, &pidfd, entry);
+    let result = track_process(tracked_fd, threads_fd, entry, pid as u32, ppid, pidfd);
     // SAFETY: pidfd is a descriptor this function opened and nothing else uses.
     unsafe { libc::close(pidfd) };
     result
+}
+
+/// Adds process `pid` (in the sensor's pid namespace; `ppid` recorded as its parent) and its
+/// one thread, named by `pidfd`, to the tree. From the parent of a process held before exec
+/// (a sandbox's command, whose own getpid() is its namespace's), or from the process itself.
+pub(crate) fn track_process(
+    tracked_fd: RawFd,
+    threads_fd: RawFd,
+    entry: &[u8],
+    pid: u32,
+    ppid: u64,
+    pidfd: RawFd,
+) -> std::io::Result<()> {
+    map_update(tracked_fd, &pid, &ppid)?;
+    // Task storage is keyed by a pidfd from user space. Before exec the process has one
+    // thread, which the pidfd names.
+    map_update(threads_fd, &pidfd, entry)
 }
 
 /// One BPF_MAP_UPDATE_ELEM through the raw system call (async-signal-safe).

@@ -2,7 +2,7 @@
 
 use crate::exit::{self, Exit};
 use anyhow::Result;
-use glasshouse_backend::BackendKind;
+use glasshouse_backend::{BackendKind, NamespaceConfig, NetworkMode};
 use glasshouse_run::{Profile, RunError, RunPlan};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -31,6 +31,28 @@ pub struct RunArgs {
     /// Exit with 122 when the policy finds violations, instead of the command's exit code.
     #[arg(long, requires = "policy")]
     enforce_exit: bool,
+    /// The namespace backend's network: `none` (a loopback of its own), `host`, or `proxy`
+    /// (only glasshouse's allowlisting proxy, see --allow-host) [default: none]
+    #[arg(long, value_enum, value_name = "MODE")]
+    network: Option<NetworkArg>,
+    /// With --network proxy: a host the command may reach (`example.com`, `*.example.com`,
+    /// optionally `:PORT`); repeatable. Everything else is refused and recorded.
+    #[arg(long = "allow-host", value_name = "PATTERN")]
+    allow_host: Vec<String>,
+    /// With --network proxy: let the proxy reach loopback, link-local and private addresses
+    /// (refused by default, even for allowed names).
+    #[arg(long)]
+    proxy_allow_private: bool,
+    /// With --backend namespace: also make PATH writable (besides the working directory and
+    /// a private /tmp); repeatable.
+    #[arg(long = "rw", value_name = "PATH")]
+    rw: Vec<PathBuf>,
+    /// With --backend namespace: make PATH read-only (inside a writable one); repeatable.
+    #[arg(long = "ro", value_name = "PATH")]
+    ro: Vec<PathBuf>,
+    /// With --backend namespace: replace PATH by an empty directory or file; repeatable.
+    #[arg(long = "hide", value_name = "PATH")]
+    hide: Vec<PathBuf>,
     /// Print no summary after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -49,8 +71,16 @@ enum ProfileArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum NetworkArg {
+    None,
+    Host,
+    Proxy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum BackendArg {
     Process,
+    Namespace,
     Kata,
     Firecracker,
 }
@@ -59,20 +89,48 @@ impl BackendArg {
     fn kind(self) -> BackendKind {
         match self {
             Self::Process => BackendKind::Process,
+            Self::Namespace => BackendKind::Namespace,
             Self::Kata => BackendKind::Kata,
             Self::Firecracker => BackendKind::Firecracker,
         }
     }
 }
 
+/// The sandbox options as the namespace backend takes them.
+fn sandbox_config(args: &RunArgs) -> Result<NamespaceConfig> {
+    if args.network.is_some() && args.backend != BackendArg::Namespace {
+        return Err(Exit::new(
+            exit::USAGE,
+            "--network needs --backend namespace (the process backend always has the host's network)",
+        )
+        .into());
+    }
+    let mut sandbox = NamespaceConfig::default();
+    sandbox.network = match args.network {
+        None | Some(NetworkArg::None) => NetworkMode::None,
+        Some(NetworkArg::Host) => NetworkMode::Host,
+        Some(NetworkArg::Proxy) => NetworkMode::Proxy,
+    };
+    if args.proxy_allow_private && sandbox.network != NetworkMode::Proxy {
+        return Err(Exit::new(exit::USAGE, "--proxy-allow-private needs --network proxy").into());
+    }
+    sandbox.allow_hosts = args.allow_host.clone();
+    sandbox.allow_internal = args.proxy_allow_private;
+    sandbox.writable = args.rw.clone();
+    sandbox.read_only = args.ro.clone();
+    sandbox.hidden = args.hide.clone();
+    Ok(sandbox)
+}
+
 /// Runs the command; returns glasshouse's exit code.
 pub fn run(args: RunArgs) -> Result<i32> {
+    let sandbox = sandbox_config(&args)?;
     let Some(profile) = args.profile else {
         if args.receipt.is_some() {
             say!("glasshouse: warning: --receipt has no effect without --profile: no receipt is written");
         }
-        let plain =
-            glasshouse_run::run_plain(args.backend.kind(), &args.command).map_err(exit_of)?;
+        let plain = glasshouse_run::run_plain(args.backend.kind(), &sandbox, &args.command)
+            .map_err(exit_of)?;
         if let Some(e) = &plain.spawn_error {
             say!("glasshouse: {e}");
         }
@@ -91,6 +149,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     plan.linger = linger;
     plan.policy = args.policy;
+    plan.sandbox = sandbox;
 
     let mut protection = crate::protect::Protection::new(&args.protect, &plan.command)
         .map_err(|e| Exit::new(exit::USAGE, e))?;

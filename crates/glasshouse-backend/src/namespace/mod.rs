@@ -1,0 +1,309 @@
+//! The `namespace` backend: the command runs in new mount, pid, uts, ipc and (unless
+//! `--network host`) network namespaces, with the host's root read-only, the working
+//! directory, a private `/tmp` and `--rw` paths writable, `--hide` paths empty, glasshouse's
+//! BPF file systems, `/run/glasshouse` and its own executable invisible, Landlock limiting
+//! writes where the kernel has it, and the network either absent (a loopback of its own), the
+//! host's, or only glasshouse's allowlisting proxy.
+//!
+//! Order of a spawn: glasshouse prepares every string and the mount plan, clones the sandbox's
+//! init into the new namespaces (see `child`), which builds the file system and forks the
+//! command; the init passes the command's pidfd back; glasshouse reads the command's pid in its
+//! own pid namespace from it, registers it with the sensor ([`crate::Tracker`]), creates the
+//! proxy forwarder inside the network namespace, and only then lets the command exec.
+
+mod child;
+mod landlock;
+mod mounts;
+mod net;
+mod spawn;
+
+use crate::{
+    BackendError, BackendInfo, ChildControl, CommandSpec, ExecutionBackend, Isolation,
+    SpawnedChild, Termination,
+};
+use glasshouse_proxy::{Allowlist, Forwarder, Proxy, ProxyConfig};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// What the sandbox's network is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NetworkMode {
+    /// A network namespace with only its own loopback.
+    #[default]
+    None,
+    /// The host's network.
+    Host,
+    /// A network namespace whose only way out is glasshouse's allowlisting proxy.
+    Proxy,
+}
+
+impl NetworkMode {
+    /// The name the receipt and the CLI use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Host => "host",
+            Self::Proxy => "proxy",
+        }
+    }
+}
+
+/// How the sandbox is set up.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct NamespaceConfig {
+    /// The network.
+    pub network: NetworkMode,
+    /// Host patterns the proxy lets through (`--network proxy` only).
+    pub allow_hosts: Vec<String>,
+    /// Let the proxy reach loopback, link-local and private addresses.
+    pub allow_internal: bool,
+    /// More writable paths (besides the working directory and the private `/tmp`).
+    pub writable: Vec<PathBuf>,
+    /// Paths made read-only (inside a writable one, say).
+    pub read_only: Vec<PathBuf>,
+    /// Paths replaced by an empty directory or file.
+    pub hidden: Vec<PathBuf>,
+}
+
+/// Errors of the namespace backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The options do not make a sandbox (bad path, contradicting options).
+    #[error("{what}")]
+    Invalid {
+        /// What is wrong and how to fix it.
+        what: String,
+    },
+    /// Creating namespaces needs privileges this process lacks.
+    #[error("the namespace backend needs root (CAP_SYS_ADMIN) in this build; run glasshouse with sudo, or use --backend process")]
+    NeedsRoot,
+    /// A step of building the sandbox failed.
+    #[error("cannot set up the sandbox: {step}: {source}")]
+    Setup {
+        /// The step.
+        step: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// The proxy could not start.
+    #[error(transparent)]
+    Proxy(#[from] glasshouse_proxy::ProxyError),
+}
+
+fn invalid(what: String) -> SandboxError {
+    SandboxError::Invalid { what }
+}
+
+/// An absolute, symlink-free form of a `--rw/--ro/--hide` path that must exist.
+fn existing(flag: &str, p: &Path) -> Result<PathBuf, SandboxError> {
+    std::fs::canonicalize(p).map_err(|e| {
+        invalid(format!(
+            "{flag} {}: {e}; give a path that exists",
+            p.display()
+        ))
+    })
+}
+
+impl NamespaceConfig {
+    /// Whether nothing was set (what a backend without sandbox accepts).
+    pub fn is_default(&self) -> bool {
+        self.network == NetworkMode::None
+            && self.allow_hosts.is_empty()
+            && !self.allow_internal
+            && self.writable.is_empty()
+            && self.read_only.is_empty()
+            && self.hidden.is_empty()
+    }
+
+    /// Checks the options and resolves their paths, before anything runs.
+    pub fn validate(&self) -> Result<ResolvedConfig, SandboxError> {
+        if self.network != NetworkMode::Proxy && !self.allow_hosts.is_empty() {
+            return Err(invalid(format!(
+                "--allow-host needs --network proxy (the network is {}); add --network proxy",
+                self.network.name()
+            )));
+        }
+        let allow = Allowlist::parse(&self.allow_hosts)?;
+        let resolve = |flag: &str, list: &[PathBuf]| -> Result<Vec<PathBuf>, SandboxError> {
+            list.iter().map(|p| existing(flag, p)).collect()
+        };
+        let writable = resolve("--rw", &self.writable)?;
+        let read_only = resolve("--ro", &self.read_only)?;
+        let hidden = resolve("--hide", &self.hidden)?;
+        if hidden.iter().any(|h| h == Path::new("/")) {
+            return Err(invalid(
+                "--hide / would hide everything; hide the directories you mean".into(),
+            ));
+        }
+        for (flag, list) in [("--rw", &writable), ("--ro", &read_only)] {
+            for p in list.iter() {
+                if let Some(h) = hidden.iter().find(|h| p.starts_with(h)) {
+                    return Err(invalid(format!(
+                        "{flag} {} is inside --hide {}: a hidden path shows nothing below it; drop one of the two",
+                        p.display(),
+                        h.display()
+                    )));
+                }
+            }
+        }
+        for p in &writable {
+            if let Some(r) = read_only.iter().find(|r| *r == p) {
+                return Err(invalid(format!(
+                    "{} is given both as --rw and as --ro; keep one",
+                    r.display()
+                )));
+            }
+        }
+        Ok(ResolvedConfig {
+            network: self.network,
+            allow,
+            allow_internal: self.allow_internal,
+            writable,
+            read_only,
+            hidden,
+        })
+    }
+}
+
+/// A checked configuration with absolute paths.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    network: NetworkMode,
+    allow: Allowlist,
+    allow_internal: bool,
+    writable: Vec<PathBuf>,
+    read_only: Vec<PathBuf>,
+    hidden: Vec<PathBuf>,
+}
+
+/// Runs the command in a sandbox of namespaces.
+pub struct NamespaceBackend {
+    config: ResolvedConfig,
+    /// The sandbox's init (pid in glasshouse's namespace, pidfd).
+    init: Option<(u32, OwnedFd)>,
+    /// glasshouse's end of the control socket.
+    ctl: Option<OwnedFd>,
+    control: Option<ChildControl>,
+    proxy: Option<Proxy>,
+    forwarder: Option<Forwarder>,
+    socket_dir: Option<tempfile::TempDir>,
+    applied: Vec<&'static str>,
+    writable_inside: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for NamespaceBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamespaceBackend")
+            .field("config", &self.config)
+            .field("init", &self.init.as_ref().map(|i| i.0))
+            .finish_non_exhaustive()
+    }
+}
+
+impl NamespaceBackend {
+    /// A backend with this configuration (checked here).
+    pub fn new(config: &NamespaceConfig) -> Result<Self, SandboxError> {
+        Ok(Self {
+            config: config.validate()?,
+            init: None,
+            ctl: None,
+            control: None,
+            proxy: None,
+            forwarder: None,
+            socket_dir: None,
+            applied: Vec::new(),
+            writable_inside: Vec::new(),
+        })
+    }
+
+    fn start_proxy(&mut self) -> Result<PathBuf, SandboxError> {
+        let dir = tempfile::Builder::new()
+            .prefix("glasshouse-proxy-")
+            .tempdir()
+            .map_err(|source| SandboxError::Setup {
+                step: "create the proxy's socket directory".into(),
+                source,
+            })?;
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).map_err(
+                |source| SandboxError::Setup {
+                    step: "open the proxy's socket directory to the sandbox".into(),
+                    source,
+                },
+            )?;
+        }
+        let mut proxy_config = ProxyConfig::new(self.config.allow.clone());
+        proxy_config.allow_internal = self.config.allow_internal;
+        let proxy = Proxy::start(&dir.path().join("proxy.sock"), proxy_config)?;
+        let path = dir.path().to_owned();
+        self.proxy = Some(proxy);
+        self.socket_dir = Some(dir);
+        Ok(path)
+    }
+}
+
+impl ExecutionBackend for NamespaceBackend {
+    fn identify(&self) -> BackendInfo {
+        BackendInfo {
+            name: "namespace",
+            isolation: "namespaces",
+            has_guest_sensor: false,
+        }
+    }
+
+    fn spawn(&mut self, spec: CommandSpec) -> Result<SpawnedChild, BackendError> {
+        spawn::spawn(self, spec)
+    }
+
+    fn wait(&mut self) -> Result<Termination, BackendError> {
+        let pid = self.control.as_ref().map_or(0, ChildControl::pid);
+        let ctl = self.ctl.as_ref().ok_or(BackendError::Control {
+            action: "wait for",
+            pid,
+            source: std::io::Error::other("no command was started"),
+        })?;
+        spawn::read_status(ctl).map_err(|source| BackendError::Control {
+            action: "wait for",
+            pid,
+            source,
+        })
+    }
+
+    fn kill(&self, signal: i32) -> Result<(), BackendError> {
+        self.control.as_ref().map_or(Ok(()), |c| c.signal(signal))
+    }
+
+    fn isolation(&mut self) -> Isolation {
+        if let Some(f) = self.forwarder.take() {
+            f.stop();
+        }
+        let mut isolation = Isolation::none();
+        isolation.isolation = self.applied.join(",");
+        isolation.network = self.config.network.name().to_owned();
+        isolation.writable = self.writable_inside.clone();
+        isolation.read_only = self.config.read_only.clone();
+        isolation.hidden = self.config.hidden.clone();
+        isolation.proxied = self.proxy.take().map(Proxy::finish).unwrap_or_default();
+        isolation
+    }
+}
+
+impl Drop for NamespaceBackend {
+    fn drop(&mut self) {
+        if let Some(f) = self.forwarder.take() {
+            f.stop();
+        }
+        // The sandbox ends with its init; the kernel ends whatever is left inside.
+        if let Some((pid, pidfd)) = self.init.take() {
+            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid as i32),
+                rustix::process::WaitOptions::empty(),
+            );
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! `--backend namespace`: real namespaces, real BPF. Each test runs a shell script that does a
+//! few known things inside the sandbox and checks that the sandbox allowed or refused exactly
+//! those, and that the receipt records them. Network traffic goes only to servers on this
+//! machine's loopback that the test starts itself.
+
+mod common;
+
+use common::{glasshouse, read_receipt};
+use serde_json::Value;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Output;
+use std::thread::JoinHandle;
+
+/// Runs `sh -c script` under `--profile host --backend namespace` plus `args`, in `dir`.
+fn run_ns(dir: &Path, args: &[&str], script: &str) -> (Output, Value) {
+    let receipt = dir.join("receipt.json");
+    let mut cmd = glasshouse(dir);
+    cmd.args([
+        "run",
+        "--profile",
+        "host",
+        "--quiet",
+        "--backend",
+        "namespace",
+        "--receipt",
+    ])
+    .arg(&receipt)
+    .args(args)
+    .args(["--", "sh", "-c", script]);
+    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        cmd.env_remove(v).env_remove(v.to_ascii_uppercase());
+    }
+    let out = cmd.output().expect("run glasshouse");
+    assert!(
+        receipt.exists(),
+        "no receipt; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = read_receipt(&receipt);
+    (out, value)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn failed(receipt: &Value) -> &Vec<Value> {
+    receipt["filesystem"]["failed"]
+        .as_array()
+        .expect("failed list")
+}
+
+/// A loopback HTTP server answering `count` requests with `body`; returns the request lines.
+fn http_server(count: usize, body: &'static str) -> (u16, JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for _ in 0..count {
+            let (s, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            lines.push(first.trim_end().to_owned());
+            let mut s = s;
+            write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+        lines
+    });
+    (port, handle)
+}
+
+#[test]
+fn without_network_a_connect_to_the_hosts_loopback_fails_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (out, r) = run_ns(
+        dir.path(),
+        &["--network", "none"],
+        &format!("curl -sS --max-time 5 http://127.0.0.1:{port}/; echo curl=$?"),
+    );
+    assert!(stdout(&out).contains("curl=7"), "{}", stdout(&out));
+    assert!(
+        listener.accept().is_err(),
+        "the host's server must not have been reached"
+    );
+    let attempts = r["network"]["attempts"].as_array().unwrap();
+    let dst = format!("127.0.0.1:{port}");
+    assert!(
+        attempts
+            .iter()
+            .any(|a| a["dst"] == dst.as_str() && a["result"] == "refused"),
+        "{attempts:#?}"
+    );
+    assert_eq!(r["environment"]["sandbox"]["network"], "none");
+    let isolation = r["execution"]["isolation"].as_str().unwrap();
+    for part in ["mount", "pid", "net", "ro-root"] {
+        assert!(isolation.split(',').any(|p| p == part), "{isolation}");
+    }
+    assert_eq!(r["execution"]["backend"], "namespace");
+}
+
+#[test]
+fn without_network_name_resolution_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = run_ns(
+        dir.path(),
+        &[],
+        "getent hosts glasshouse-test.invalid; echo getent=$?",
+    );
+    assert!(stdout(&out).contains("getent=2"), "{}", stdout(&out));
+    assert_eq!(r["exit_code"], 0);
+    let attempts = r["network"]["attempts"].as_array().unwrap();
+    assert!(
+        !attempts
+            .iter()
+            .any(|a| a["protocol"] == "udp" && a["result"] == "sent"),
+        "no query may leave the sandbox: {attempts:#?}"
+    );
+}
+
+#[test]
+fn through_the_proxy_allowed_hosts_answer_and_denied_ones_are_refused_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, server) = http_server(2, "from the host");
+    let script = format!(
+        "curl -sS http://localhost:{port}/plain; echo; \
+         curl -sS -p http://localhost:{port}/tunnel; echo; \
+         curl -sS -o /dev/null -w 'denied=%{{http_code}}\\n' http://blocked.localhost:{port}/"
+    );
+    let (out, r) = run_ns(
+        dir.path(),
+        &[
+            "--network",
+            "proxy",
+            "--allow-host",
+            "localhost",
+            "--proxy-allow-private",
+        ],
+        &script,
+    );
+    let text = stdout(&out);
+    assert_eq!(text.matches("from the host").count(), 2, "{text}");
+    assert!(text.contains("denied=403"), "{text}");
+    assert_eq!(
+        server.join().unwrap(),
+        ["GET /plain HTTP/1.1", "GET /tunnel HTTP/1.1"]
+    );
+    let proxied = r["network"]["proxied"].as_array().unwrap();
+    assert_eq!(proxied.len(), 3, "{proxied:#?}");
+    for (p, protocol) in proxied[..2].iter().zip(["http", "connect"]) {
+        assert_eq!(p["protocol"], protocol);
+        assert_eq!(p["host"], "localhost");
+        assert_eq!(p["port"], port);
+        assert_eq!(p["decision"], "allowed");
+        assert_eq!(p["rule"], "localhost");
+        assert!(p["bytes_sent"].as_u64().unwrap() > 0, "{p}");
+        assert!(
+            p["bytes_received"].as_u64().unwrap() > "from the host".len() as u64,
+            "{p}"
+        );
+    }
+    let denied = &proxied[2];
+    assert_eq!(
+        (denied["host"].as_str(), denied["decision"].as_str()),
+        (Some("blocked.localhost"), Some("denied"))
+    );
+    assert!(denied["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no allowed host pattern"));
+    assert_eq!(denied["bytes_received"], 0);
+    assert_eq!(r["environment"]["sandbox"]["network"], "proxy");
+}
+
+#[test]
+fn the_proxy_refuses_loopback_destinations_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (out, r) = run_ns(
+        dir.path(),
+        &["--network", "proxy", "--allow-host", "localhost"],
+        &format!("curl -sS -o /dev/null -w '%{{http_code}}\\n' http://localhost:{port}/"),
+    );
+    assert_eq!(stdout(&out).trim(), "403");
+    assert!(listener.accept().is_err());
+    let p = &r["network"]["proxied"][0];
+    assert_eq!(p["decision"], "denied");
+    assert!(p["reason"].as_str().unwrap().contains("loopback"), "{p}");
+}
+
+#[test]
+fn the_root_is_read_only_the_working_directory_and_tmp_writable_and_hidden_paths_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_dir = tempfile::tempdir().unwrap();
+    std::fs::write(secret_dir.path().join("secret"), "s3cret").unwrap();
+    let secret = secret_dir.path().join("secret");
+    let script = format!(
+        "echo no > /etc/glasshouse-sandbox-test; echo etc=$?; \
+         echo yes > here.txt; echo cwd=$?; \
+         echo tmp > /tmp/t.txt; echo tmp=$?; \
+         cat {secret}; echo hidden=$?; \
+         ls /run/glasshouse 2>/dev/null | wc -l",
+        secret = secret.display()
+    );
+    let (out, r) = run_ns(
+        dir.path(),
+        &["--hide", secret_dir.path().to_str().unwrap()],
+        &script,
+    );
+    let text = stdout(&out);
+    for expected in ["etc=2", "cwd=0", "tmp=0", "hidden=1"] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    assert!(!text.contains("s3cret"));
+    assert_eq!(
+        text.lines().last(),
+        Some("0"),
+        "/run/glasshouse shows nothing: {text}"
+    );
+    assert!(!Path::new("/etc/glasshouse-sandbox-test").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("here.txt")).unwrap(),
+        "yes\n"
+    );
+    assert!(
+        !Path::new("/tmp/t.txt").exists(),
+        "the sandbox's /tmp is its own"
+    );
+
+    let failures = failed(&r);
+    let erofs = failures
+        .iter()
+        .find(|f| f["target"] == "/etc/glasshouse-sandbox-test")
+        .unwrap_or_else(|| panic!("{failures:#?}"));
+    assert_eq!(erofs["error"], "EROFS");
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["target"] == secret.to_str().unwrap() && f["error"] == "ENOENT"),
+        "{failures:#?}"
+    );
+    let writes: Vec<&str> = r["filesystem"]["writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let here = common::canonical(dir.path()).join("here.txt");
+    assert!(writes.contains(&here.to_str().unwrap()), "{writes:?}");
+    assert!(writes.contains(&"/tmp/t.txt"), "{writes:?}");
+    let sandbox = &r["environment"]["sandbox"];
+    assert!(sandbox["writable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w == "/tmp"));
+    assert_eq!(
+        sandbox["hidden"][0],
+        common::canonical(secret_dir.path()).to_str().unwrap()
+    );
+}
+
+#[test]
+fn killing_the_parent_from_inside_is_harmless_and_the_receipt_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = run_ns(
+        dir.path(),
+        &[],
+        "kill -9 $PPID; echo kill=$?; echo alive > alive.txt",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("kill=0"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("alive.txt")).unwrap(),
+        "alive\n"
+    );
+    assert_eq!(r["exit_code"], 0);
+}
+
+/// The executables of a receipt's process tree and their parents' executables.
+fn tree(r: &Value) -> Vec<(String, String)> {
+    let nodes = r["process_tree"].as_array().unwrap();
+    let exe_of = |pid: &Value| {
+        nodes
+            .iter()
+            .find(|n| n["pid"] == *pid)
+            .map_or("(outside)".to_owned(), |n| {
+                n["exe"].as_str().unwrap().to_owned()
+            })
+    };
+    let mut edges: Vec<_> = nodes
+        .iter()
+        .map(|n| (exe_of(&n["ppid"]), n["exe"].as_str().unwrap().to_owned()))
+        .collect();
+    edges.sort();
+    edges
+}
+
+#[test]
+fn the_process_tree_and_file_activity_are_as_complete_as_with_the_process_backend() {
+    let script = "cat /etc/hostname > copy.txt; ls / > /dev/null; (sh -c 'rm copy.txt')";
+    let ns_dir = tempfile::tempdir().unwrap();
+    let (_, ns) = run_ns(ns_dir.path(), &[], script);
+    let proc_dir = tempfile::tempdir().unwrap();
+    let receipt = proc_dir.path().join("receipt.json");
+    let out = glasshouse(proc_dir.path())
+        .args(["run", "--profile", "host", "--quiet", "--receipt"])
+        .arg(&receipt)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pr = read_receipt(&receipt);
+    assert_eq!(tree(&ns), tree(&pr));
+    assert!(ns["sensor"]["complete"].as_bool().unwrap());
+    let rel = |r: &Value, list: &str, dir: &Path| -> Vec<String> {
+        let base = common::canonical(dir);
+        r["filesystem"][list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().replace(base.to_str().unwrap(), "CWD"))
+            .collect()
+    };
+    for list in ["writes", "deletes"] {
+        assert_eq!(
+            rel(&ns, list, ns_dir.path()),
+            rel(&pr, list, proc_dir.path()),
+            "{list}"
+        );
+    }
+    assert!(rel(&ns, "reads", ns_dir.path()).contains(&"/etc/hostname".to_owned()));
+}
+
+#[test]
+fn bad_flag_combinations_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let hidden = tempfile::tempdir().unwrap();
+    let inner = hidden.path().join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--network", "proxy"],
+            "--network needs --backend namespace",
+        ),
+        (
+            vec!["--backend", "namespace", "--allow-host", "a.com"],
+            "--allow-host needs --network proxy",
+        ),
+        (
+            vec![
+                "--backend",
+                "namespace",
+                "--network",
+                "proxy",
+                "--allow-host",
+                "a.*.com",
+            ],
+            "not a valid host pattern",
+        ),
+        (
+            vec!["--backend", "namespace", "--rw", "/no/such/glasshouse/path"],
+            "--rw /no/such/glasshouse/path",
+        ),
+        (
+            vec!["--backend", "process", "--hide", "/etc"],
+            "need --backend namespace",
+        ),
+        (
+            vec![
+                "--backend",
+                "namespace",
+                "--hide",
+                hidden.path().to_str().unwrap(),
+                "--rw",
+                inner.to_str().unwrap(),
+            ],
+            "is inside --hide",
+        ),
+        (
+            vec!["--backend", "namespace", "--proxy-allow-private"],
+            "--proxy-allow-private needs --network proxy",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = glasshouse(dir.path())
+            .args(["run", "--profile", "host", "--receipt"])
+            .arg(dir.path().join("r.json"))
+            .args(&args)
+            .args(["--", "touch", "ran"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!dir.path().join("ran").exists(), "{args:?} ran the command");
+    }
+}

@@ -102,7 +102,7 @@ pub struct CommandSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Isolation {
-    /// The mechanisms applied, comma-separated (`mount,pid,uts,ipc,net,ro-root,landlock`), or
+    /// The mechanisms applied, comma-separated (`mount,pid,uts,ipc,net,ro-root,landlock,seccomp`), or
     /// `none`.
     pub isolation: String,
     /// `enabled` (the host's network, no sandbox), `none`, `host` or `proxy`.

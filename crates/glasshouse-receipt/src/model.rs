@@ -381,7 +381,7 @@ pub struct Execution {
     /// Backend name (`process`).
     pub backend: String,
     /// Isolation applied: `none` for the process backend; for the namespace backend the
-    /// mechanisms, comma-separated (`mount,pid,uts,ipc,net,ro-root,landlock`).
+    /// mechanisms, comma-separated (`mount,pid,uts,ipc,net,ro-root,landlock,seccomp`).
     pub isolation: String,
 }
 

@@ -279,6 +279,63 @@ fn the_root_is_read_only_the_working_directory_and_tmp_writable_and_hidden_paths
 }
 
 #[test]
+fn the_command_cannot_load_bpf_mount_or_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = [
+        "import ctypes, os",
+        "libc = ctypes.CDLL(None, use_errno=True)",
+        "for name, nr in (('bpf', 321), ('ptrace', 101), ('setns', 308)):",
+        "    rc = libc.syscall(nr, 0, 0, 0, 0)",
+        "    print(name, rc, os.strerror(ctypes.get_errno()))",
+    ];
+    std::fs::write(dir.path().join("probe.py"), probe.join("\n") + "\n").unwrap();
+    let script = "/usr/bin/python3 probe.py; mount -t tmpfs none /mnt 2>/dev/null; echo mount=$?";
+    let (out, r) = run_ns(dir.path(), &[], script);
+    let text = stdout(&out);
+    for name in ["bpf", "ptrace", "setns"] {
+        assert!(
+            text.contains(&format!("{name} -1 Operation not permitted")),
+            "{text}"
+        );
+    }
+    assert!(!text.contains("mount=0"), "{text}");
+    let isolation = r["execution"]["isolation"].as_str().unwrap();
+    assert!(isolation.split(',').any(|p| p == "seccomp"), "{isolation}");
+}
+
+#[test]
+fn under_sudo_the_command_runs_as_the_invoking_user() {
+    let dir = tempfile::tempdir().unwrap();
+    // The working directory must be reachable for that user.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let receipt = dir.path().join("receipt.json");
+    let out = glasshouse(dir.path())
+        .args([
+            "run",
+            "--profile",
+            "host",
+            "--quiet",
+            "--backend",
+            "namespace",
+            "--receipt",
+        ])
+        .arg(&receipt)
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .args(["--", "sh", "-c", "id -u; id -g; touch mine"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "65534\n65534\n", "{out:?}");
+    let meta = std::fs::metadata(dir.path().join("mine")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
+    read_receipt(&receipt);
+}
+
+#[test]
 fn killing_the_parent_from_inside_is_harmless_and_the_receipt_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let (out, r) = run_ns(

@@ -33,6 +33,7 @@ pub(crate) const CMD_USER: u32 = 1;
 pub(crate) const CMD_LANDLOCK: u32 = 2;
 pub(crate) const CMD_CWD: u32 = 3;
 pub(crate) const CMD_STDIO: u32 = 4;
+pub(crate) const CMD_SECCOMP: u32 = 5;
 
 /// The user the command runs as.
 #[derive(Debug, Clone)]
@@ -58,6 +59,7 @@ pub(crate) struct ChildPlan<'a> {
     pub identity: Option<&'a Identity>,
     pub landlock: Option<(RawFd, u64)>,
     pub tmp: &'a CStr,
+    pub seccomp: &'a [libc::sock_filter],
 }
 
 fn write_all(fd: RawFd, bytes: &[u8]) {
@@ -261,6 +263,9 @@ fn command_main(plan: &ChildPlan<'_>) -> ! {
         }
         if libc::chdir(plan.cwd.as_ptr()) < 0 {
             report_command_error(plan.exec_err, CMD_CWD, errno());
+        }
+        if let Err(e) = super::seccomp::install(plan.seccomp) {
+            report_command_error(plan.exec_err, CMD_SECCOMP, e);
         }
         libc::execve(plan.program.as_ptr(), plan.argv, plan.envp);
         report_command_error(plan.exec_err, CMD_EXEC, errno())

@@ -15,6 +15,7 @@ mod child;
 mod landlock;
 mod mounts;
 mod net;
+mod seccomp;
 mod spawn;
 
 use crate::{

@@ -210,6 +210,7 @@ pub(super) fn spawn(
     let (argv_p, envp_p) = (pointers(&argv), pointers(&envv));
     let cwd_c = c_string(cwd.as_os_str())?;
     let identity = invoking_user();
+    let filter = super::seccomp::program();
 
     let (parent_ctl, child_ctl) = rustix::net::socketpair(
         rustix::net::AddressFamily::UNIX,
@@ -240,6 +241,7 @@ pub(super) fn spawn(
         identity: identity.as_ref(),
         landlock: ruleset.as_ref().map(|r| (r.raw_fd(), r.write_rights())),
         tmp: c"/tmp",
+        seccomp: &filter,
     };
     let mut flags =
         libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
@@ -268,6 +270,7 @@ pub(super) fn spawn(
     if ruleset.is_some() {
         b.applied.push("landlock");
     }
+    b.applied.push("seccomp");
 
     let command_pidfd = receive_ready(&parent_ctl, &ops)?;
     let pid = pid_of(&command_pidfd).map_err(|e| setup("read the command's pid", e))?;
@@ -421,6 +424,7 @@ fn check_exec(err_r: OwnedFd, program: &str) -> Result<(), BackendError> {
         child::CMD_USER => setup("switch to the invoking user", err),
         child::CMD_LANDLOCK => setup("apply Landlock", err),
         child::CMD_CWD => setup("enter the working directory inside the sandbox", err),
+        child::CMD_SECCOMP => setup("install the seccomp filter", err),
         _ => setup("connect the command's output", err),
     })
 }

@@ -71,10 +71,10 @@ fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 /// The filter program: any other architecture or an x32 call is refused, then each listed
 /// call, then everything else is allowed.
 pub(crate) fn program() -> Vec<libc::sock_filter> {
-    const LD_W_ABS: u32 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-    const JEQ: u32 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u32;
-    const JGE: u32 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u32;
-    const RET: u32 = (libc::BPF_RET | libc::BPF_K) as u32;
+    const LD_W_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+    const JGE: u32 = libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K;
+    const RET: u32 = libc::BPF_RET | libc::BPF_K;
     // Offsets in struct seccomp_data: nr at 0, arch at 4.
     let n = DENIED.len();
     // Layout: [0] ld arch, [1] jeq arch, [2] ld nr, [3] jge x32, [4..4+n] jeq nr, [4+n] allow,
@@ -129,9 +129,9 @@ mod tests {
         assert_eq!(prog[deny - 1].k, SECCOMP_RET_ALLOW);
         assert_eq!(1 + 1 + usize::from(prog[1].jf), deny);
         assert_eq!(3 + 1 + usize::from(prog[3].jt), deny);
-        for i in 4..deny - 1 {
-            assert_eq!(i + 1 + usize::from(prog[i].jt), deny, "instruction {i}");
-            assert_eq!(prog[i].jf, 0);
+        for (i, insn) in prog.iter().enumerate().take(deny - 1).skip(4) {
+            assert_eq!(i + 1 + usize::from(insn.jt), deny, "instruction {i}");
+            assert_eq!(insn.jf, 0);
         }
     }
 }

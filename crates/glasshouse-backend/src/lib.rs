@@ -116,6 +116,21 @@ pub struct Isolation {
     pub hidden: Vec<std::path::PathBuf>,
     /// Every request through the sandbox's proxy.
     pub proxied: Vec<glasshouse_proxy::ProxiedRequest>,
+    /// The tree's resources, when the backend's own process in between (a sandbox's init)
+    /// would otherwise be counted among glasshouse's children.
+    pub resources: Option<TreeResources>,
+}
+
+/// Resource usage of a command's tree, as the process that reaped it measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeResources {
+    /// User CPU time.
+    pub user_time_ms: u64,
+    /// System CPU time.
+    pub system_time_ms: u64,
+    /// Largest resident set size of any process of the tree, in KiB.
+    pub max_rss_kb: u64,
 }
 
 impl Isolation {

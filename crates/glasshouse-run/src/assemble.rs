@@ -30,6 +30,14 @@ pub(crate) fn isolation(receipt: &mut Receipt, applied: glasshouse_backend::Isol
     sandbox.read_only = paths(applied.read_only);
     sandbox.hidden = paths(applied.hidden);
     receipt.network.proxied = applied.proxied;
+    if let Some(tree) = applied.resources {
+        let r = &mut receipt.resources;
+        r.user_time_ms = tree.user_time_ms;
+        r.system_time_ms = tree.system_time_ms;
+        r.cpu_time_ms = tree.user_time_ms + tree.system_time_ms;
+        r.max_rss_kb = tree.max_rss_kb;
+        receipt.timing.cpu_time_ms = r.cpu_time_ms;
+    }
 }
 
 /// Puts the outcome, output hashes, resources and observations into `receipt`.

@@ -388,6 +388,13 @@ fn the_process_tree_and_file_activity_are_as_complete_as_with_the_process_backen
     let pr = read_receipt(&receipt);
     assert_eq!(tree(&ns), tree(&pr));
     assert!(ns["sensor"]["complete"].as_bool().unwrap());
+    // The sandbox's init is reaped before the receipt is assembled: its children's resources
+    // count.
+    assert!(
+        ns["resources"]["max_rss_kb"].as_u64().unwrap() > 0,
+        "{}",
+        ns["resources"]
+    );
     let rel = |r: &Value, list: &str, dir: &Path| -> Vec<String> {
         let base = common::canonical(dir);
         r["filesystem"][list]

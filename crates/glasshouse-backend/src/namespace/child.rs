@@ -19,6 +19,8 @@ use std::os::fd::RawFd;
 pub(crate) const MSG_READY: u8 = b'R';
 pub(crate) const MSG_ERROR: u8 = b'E';
 pub(crate) const MSG_STATUS: u8 = b'S';
+/// The resources of everything the init reaped (the tree, not the init itself).
+pub(crate) const MSG_RESOURCES: u8 = b'U';
 /// From glasshouse to the command: registered, go on.
 pub(crate) const MSG_GO: u8 = b'G';
 
@@ -177,9 +179,27 @@ pub(crate) fn init_main(plan: &ChildPlan<'_>) -> ! {
             msg[1..5].copy_from_slice(&status.to_ne_bytes());
             write_all(plan.ctl, &msg);
         } else if r < 0 && errno() != libc::EINTR {
+            report_resources(plan.ctl);
             exit(0);
         }
     }
+}
+
+/// Sends the user and system time (ms) and the largest RSS (KiB) of the reaped children.
+fn report_resources(ctl: RawFd) {
+    // SAFETY: getrusage fills a zeroed struct it is given.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        ru
+    };
+    let ms = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1000 + (t.tv_usec.max(0) as u64) / 1000;
+    let mut msg = [0u8; 25];
+    msg[0] = MSG_RESOURCES;
+    msg[1..9].copy_from_slice(&ms(ru.ru_utime).to_ne_bytes());
+    msg[9..17].copy_from_slice(&ms(ru.ru_stime).to_ne_bytes());
+    msg[17..25].copy_from_slice(&(ru.ru_maxrss.max(0) as u64).to_ne_bytes());
+    write_all(ctl, &msg);
 }
 
 /// Sends one byte with a descriptor attached (SCM_RIGHTS).

@@ -282,6 +282,13 @@ impl ExecutionBackend for NamespaceBackend {
         if let Some(f) = self.forwarder.take() {
             f.stop();
         }
+        // The tree has ended, so the init is ending too: reap it now, so that the resources
+        // of everything it reaped count among glasshouse's children for the receipt.
+        let mut resources = None;
+        if let Some((pid, pidfd)) = self.init.take() {
+            reap_init(pid, &pidfd);
+            resources = self.ctl.as_ref().and_then(spawn::read_resources);
+        }
         let mut isolation = Isolation::none();
         isolation.isolation = self.applied.join(",");
         isolation.network = self.config.network.name().to_owned();
@@ -289,8 +296,29 @@ impl ExecutionBackend for NamespaceBackend {
         isolation.read_only = self.config.read_only.clone();
         isolation.hidden = self.config.hidden.clone();
         isolation.proxied = self.proxy.take().map(Proxy::finish).unwrap_or_default();
+        isolation.resources = resources;
         isolation
     }
+}
+
+/// Waits up to a second for the sandbox's init to exit on its own, ends it otherwise (the
+/// kernel then ends whatever is left in its pid namespace), and reaps it.
+fn reap_init(pid: u32, pidfd: &OwnedFd) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use std::os::fd::AsFd as _;
+    let fd = pidfd.as_fd();
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let second = Timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    if !matches!(poll(&mut fds, Some(&second)), Ok(n) if n > 0) {
+        let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
+    }
+    let _ = rustix::process::waitpid(
+        rustix::process::Pid::from_raw(pid as i32),
+        rustix::process::WaitOptions::empty(),
+    );
 }
 
 impl Drop for NamespaceBackend {
@@ -301,10 +329,7 @@ impl Drop for NamespaceBackend {
         // The sandbox ends with its init; the kernel ends whatever is left inside.
         if let Some((pid, pidfd)) = self.init.take() {
             let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
-            let _ = rustix::process::waitpid(
-                rustix::process::Pid::from_raw(pid as i32),
-                rustix::process::WaitOptions::empty(),
-            );
+            reap_init(pid, &pidfd);
         }
     }
 }

@@ -429,6 +429,26 @@ fn check_exec(err_r: OwnedFd, program: &str) -> Result<(), BackendError> {
     })
 }
 
+/// Reads the tree's resources the init sent before it exited (none when it was killed).
+pub(super) fn read_resources(ctl: &OwnedFd) -> Option<crate::TreeResources> {
+    let mut msg = [0u8; 25];
+    let mut file = std::fs::File::from(ctl.try_clone().ok()?);
+    file.read_exact(&mut msg).ok()?;
+    if msg[0] != child::MSG_RESOURCES {
+        return None;
+    }
+    let field = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&msg[at..at + 8]);
+        u64::from_ne_bytes(b)
+    };
+    Some(crate::TreeResources {
+        user_time_ms: field(1),
+        system_time_ms: field(9),
+        max_rss_kb: field(17),
+    })
+}
+
 /// Reads the command's wait status from the control socket.
 pub(super) fn read_status(ctl: &OwnedFd) -> std::io::Result<Termination> {
     let mut msg = [0u8; 5];

@@ -59,3 +59,16 @@ impl ChildControl {
         }
     }
 }
+
+impl ChildControl {
+    /// Sends `signal` and says whether it reached a process that had not been reaped yet (a
+    /// process that is already gone is not an error, and answers false).
+    pub fn signal_alive(&self, signal: i32) -> bool {
+        let (Some(pidfd), Some(sig)) =
+            (&self.pidfd, rustix::process::Signal::from_named_raw(signal))
+        else {
+            return false;
+        };
+        rustix::process::pidfd_send_signal(pidfd, sig).is_ok()
+    }
+}

@@ -69,8 +69,24 @@ pub(crate) fn assemble(receipt: &mut Receipt, run: Supervised, observed: Observa
     }
     receipt.outcome.error = run.spawn_error;
     record_outcome(receipt, run.termination, run.root_pid.is_some());
+    if let Some(grace) = run.killed_after {
+        receipt.outcome.error = Some(format!(
+            "the command did not end within --kill-after {} s of the forwarded SIGTERM/SIGHUP; glasshouse killed it with SIGKILL",
+            grace.as_secs_f64()
+        ));
+    }
     fill_resources(receipt);
     receipt.process_tree = observed.process_tree;
+    if run.killed_after.is_some() {
+        let root = run.root_pid;
+        for p in receipt
+            .process_tree
+            .iter_mut()
+            .filter(|p| Some(p.pid) == root)
+        {
+            p.ended_by_glasshouse = true;
+        }
+    }
     // Policy violations are added later, from the finished receipt.
     receipt.filesystem = observed.filesystem;
     receipt.network = observed.network;

@@ -134,6 +134,9 @@ pub enum RunError {
     },
 }
 
+/// The grace a command has after a forwarded SIGTERM or SIGHUP (`--kill-after`).
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
+
 /// What a profiled run does.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -152,11 +155,14 @@ pub struct RunPlan {
     pub policy: Option<PathBuf>,
     /// The sandbox of the namespace backend (other backends refuse anything but the default).
     pub sandbox: NamespaceConfig,
+    /// How long the command has to end after a forwarded SIGTERM or SIGHUP before it is
+    /// killed with SIGKILL.
+    pub kill_after: Duration,
 }
 
 impl RunPlan {
     /// A plan for `command` with the defaults: host profile, process backend, `receipt.json`,
-    /// 3 s linger, no policy.
+    /// 3 s linger, no policy, 10 s kill-after.
     pub fn new(command: Vec<OsString>) -> Self {
         Self {
             command,
@@ -166,6 +172,7 @@ impl RunPlan {
             linger: Duration::from_secs(3),
             policy: None,
             sandbox: NamespaceConfig::default(),
+            kill_after: DEFAULT_KILL_AFTER,
         }
     }
 }

@@ -21,6 +21,7 @@ pub fn run_plain(
     backend: BackendKind,
     sandbox: &NamespaceConfig,
     command: &[OsString],
+    kill_after: std::time::Duration,
 ) -> Result<PlainRun, RunError> {
     let mut backend = backend
         .open_with(sandbox)
@@ -38,9 +39,9 @@ pub fn run_plain(
     let signals = SignalForwarder::install()?;
     match backend.spawn(spec) {
         Ok(child) => {
-            let forwarding = signals.forward_to(child.control.clone());
+            let forwarding = signals.forward_to(child.control.clone(), kill_after);
             let termination = backend.wait();
-            forwarding.close();
+            let _ = forwarding.close();
             termination
                 .map(|t| PlainRun {
                     status: t.exit_code(),

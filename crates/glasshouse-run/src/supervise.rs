@@ -5,6 +5,11 @@ use crate::tee::{Tee, TeeResult};
 use crate::{Hooks, RunError, RunPlan, Stage};
 use glasshouse_backend::{BackendError, ChildControl, CommandSpec, ExecutionBackend, Termination};
 use glasshouse_sensor::Sensor;
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::iterator::SignalsInfo;
+use signal_hook::low_level::siginfo::Cause;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// 127 and 126 are the shell's codes for a command that is missing or cannot be executed.
@@ -35,6 +40,8 @@ pub(crate) struct Supervised {
     pub stdout: Option<TeeResult>,
     /// See `stdout`.
     pub stderr: Option<TeeResult>,
+    /// The command ignored a forwarded SIGTERM/SIGHUP and was killed after this grace.
+    pub killed_after: Option<Duration>,
 }
 
 /// Spawns, waits and lingers.
@@ -61,6 +68,7 @@ pub(crate) fn supervise(
                 linger_ms: 0,
                 stdout: None,
                 stderr: None,
+                killed_after: None,
             });
         }
     };
@@ -73,17 +81,18 @@ pub(crate) fn supervise(
         .stderr
         .take()
         .map(|s| Tee::start(s, std::io::stderr()));
-    let forwarding = signals.forward_to(child.control.clone());
+    let forwarding = signals.forward_to(child.control.clone(), plan.kill_after);
 
     hooks.stage(Stage::Wait);
     let termination = backend.wait();
     let duration = started.elapsed();
+    forwarding.command_ended();
 
     hooks.stage(Stage::Linger);
     let linger_started = Instant::now();
     let ended = linger(sensor, plan.linger);
     let linger_ms = linger_started.elapsed().as_millis() as u64;
-    forwarding.close();
+    let forwarded = forwarding.close();
     let termination = termination.map_err(|e| RunError::Refused(e.to_string()))?;
     Ok(Supervised {
         root_pid: Some(child.pid),
@@ -94,6 +103,9 @@ pub(crate) fn supervise(
         linger_ms,
         stdout: stdout.map(|t| t.finish(TEE_DEADLINE)),
         stderr: stderr.map(|t| t.finish(TEE_DEADLINE)),
+        killed_after: (forwarded.killed_after_grace
+            && termination == Termination::Signaled(libc::SIGKILL))
+        .then_some(plan.kill_after),
     })
 }
 
@@ -151,36 +163,79 @@ impl glasshouse_backend::Tracker for SensorTracker {
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP from before the child exists (so none can kill
-/// glasshouse and orphan the child) and forwards them to the child once it runs; glasshouse
-/// itself keeps going so that it can finish the receipt.
+/// glasshouse and orphan the child) and forwards them to the child once it runs, exactly once:
+/// glasshouse itself keeps going so that it can finish the receipt.
+///
+/// A signal the child has already received is not forwarded again: one the kernel generated
+/// (a terminal's Ctrl-C, Ctrl-\\ or hang-up goes to its whole foreground process group, which the
+/// child shares with glasshouse), and one sent by a process of the traced tree (it can reach the
+/// command itself; `kill 0` already did). After a forwarded SIGTERM or SIGHUP the command has
+/// `kill_after` to end before it is killed with SIGKILL.
 pub struct SignalForwarder {
-    signals: signal_hook::iterator::Signals,
+    signals: SignalsInfo<WithOrigin>,
 }
 
 /// The running forwarder thread.
 pub struct Forwarding {
     handle: signal_hook::iterator::Handle,
     thread: std::thread::JoinHandle<()>,
+    /// Dropped when the command ended: that stops the grace timer.
+    ended: mpsc::Sender<()>,
+    killed: Arc<AtomicBool>,
+}
+
+/// What the forwarder did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Forwarded {
+    /// The command outlived the grace after a forwarded SIGTERM/SIGHUP and was sent SIGKILL.
+    pub killed_after_grace: bool,
 }
 
 impl SignalForwarder {
     /// Installs the handlers.
     pub fn install() -> Result<Self, RunError> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        let signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
             .map_err(|e| RunError::Refused(format!("cannot install signal handlers: {e}")))?;
         Ok(Self { signals })
     }
 
-    /// Forwards what was caught so far, and everything caught later, to the child.
-    pub fn forward_to(mut self, control: ChildControl) -> Forwarding {
+    /// Forwards what was caught so far, and everything caught later, to the child; a command
+    /// that does not end within `kill_after` of a forwarded SIGTERM or SIGHUP is killed.
+    pub fn forward_to(mut self, control: ChildControl, kill_after: Duration) -> Forwarding {
         let handle = self.signals.handle();
+        let (ended, grace_over) = mpsc::channel::<()>();
+        let killed = Arc::new(AtomicBool::new(false));
+        let shared = Arc::clone(&killed);
         let thread = std::thread::spawn(move || {
-            for sig in self.signals.forever() {
-                let _ = control.signal(sig);
+            let mut timer = Some((grace_over, shared));
+            for origin in self.signals.forever() {
+                let sender = origin.process.as_ref().map(|p| p.pid);
+                if !should_forward(origin.cause == Cause::Kernel, sender, control.pid()) {
+                    continue;
+                }
+                let _ = control.signal(origin.signal);
+                if matches!(origin.signal, libc::SIGTERM | libc::SIGHUP) {
+                    if let Some((grace_over, killed)) = timer.take() {
+                        let control = control.clone();
+                        std::thread::spawn(move || {
+                            if grace_over.recv_timeout(kill_after)
+                                == Err(mpsc::RecvTimeoutError::Timeout)
+                                && control.signal_alive(libc::SIGKILL)
+                            {
+                                killed.store(true, Ordering::SeqCst);
+                            }
+                        });
+                    }
+                }
             }
         });
-        Forwarding { handle, thread }
+        Forwarding {
+            handle,
+            thread,
+            ended,
+            killed,
+        }
     }
 
     /// Stops catching.
@@ -190,9 +245,79 @@ impl SignalForwarder {
 }
 
 impl Forwarding {
-    /// Stops forwarding.
-    pub fn close(self) {
+    /// The command ended: stops the grace timer.
+    pub fn command_ended(&self) {
+        let _ = self.ended.send(());
+    }
+
+    /// Stops forwarding and says what was done.
+    pub fn close(self) -> Forwarded {
+        self.command_ended();
         self.handle.close();
         let _ = self.thread.join();
+        Forwarded {
+            killed_after_grace: self.killed.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Whether a caught signal must be forwarded to the command `child` (see [`SignalForwarder`]):
+/// `from_kernel` when the kernel generated it (a terminal), `sender` the process that sent it.
+fn should_forward(from_kernel: bool, sender: Option<i32>, child: u32) -> bool {
+    if from_kernel {
+        let ours = rustix::process::getpgrp();
+        let theirs = rustix::process::Pid::from_raw(child as i32)
+            .and_then(|p| rustix::process::getpgid(Some(p)).ok());
+        return theirs != Some(ours);
+    }
+    sender.is_none_or(|pid| !descends_from_us(pid))
+}
+
+/// Whether `pid` is glasshouse's descendant (the command, or any process of its tree,
+/// re-parented orphans included), by its chain of parents in /proc.
+fn descends_from_us(pid: i32) -> bool {
+    let us = std::process::id() as i32;
+    let mut pid = pid;
+    for _ in 0..4096 {
+        if pid == us {
+            return true;
+        }
+        if pid <= 1 {
+            return false;
+        }
+        match parent_of(pid) {
+            Some(ppid) => pid = ppid,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The parent pid in /proc/PID/stat (the field after the parenthesised command name).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_signals_reach_a_child_of_our_group_without_forwarding() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // The child shares the test's process group: a terminal's signal reached it already.
+        assert!(!should_forward(true, None, pid));
+        // A signal sent by a process outside the tree (pid 1 here) is forwarded once.
+        assert!(should_forward(false, Some(1), pid));
+        // One sent by the child itself (or its tree) is not sent back to it.
+        assert!(!should_forward(false, Some(pid as i32), pid));
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

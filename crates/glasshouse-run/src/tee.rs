@@ -1,10 +1,22 @@
 //! Passes the command's stdout/stderr through unchanged while hashing them with SHA-256.
+//!
+//! The bytes move in the kernel: `tee(2)` duplicates what waits in the command's pipe into a
+//! second pipe, then `splice(2)` moves it on to glasshouse's own stdout/stderr, and a hashing
+//! thread reads the duplicate. Where the destination takes no splice (a terminal, an append-only
+//! file) the chunk is read and written instead. When the destination fails (its reader went
+//! away), glasshouse stops reading and closes the command's pipe, so the command gets SIGPIPE
+//! or EPIPE on its next write, as it would without glasshouse.
 
+use rustix::io::Errno;
+use rustix::pipe::SpliceFlags;
 use sha2::{Digest as _, Sha256};
-use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Bytes moved per step, and the size asked for both pipes.
+const CHUNK: usize = 1 << 20;
 
 #[derive(Default)]
 struct TeeState {
@@ -12,7 +24,7 @@ struct TeeState {
     bytes: u64,
 }
 
-/// A stream being copied and hashed on its own thread.
+/// A stream being copied and hashed on its own threads.
 pub struct Tee {
     state: Arc<Mutex<TeeState>>,
     done: mpsc::Receiver<()>,
@@ -23,40 +35,36 @@ pub struct Tee {
 pub struct TeeResult {
     /// Lowercase hex SHA-256.
     pub sha256: String,
-    /// Bytes copied.
+    /// Bytes the command wrote.
     pub bytes: u64,
     /// False when the stream was still open at the deadline (a process outside the tree holds it).
     pub complete: bool,
 }
 
 impl Tee {
-    /// Copies `from` into `to` until end of file. Output errors (a closed terminal, a broken
-    /// pipe) stop the copying but not the hashing: the command's output is hashed in full.
-    pub fn start<R, W>(mut from: R, mut to: W) -> Self
+    /// Copies `from` (the command's pipe) into `to` until end of file, hashing everything.
+    pub fn start<R, W>(from: R, to: W) -> Self
     where
-        R: Read + Send + 'static,
-        W: Write + Send + 'static,
+        R: AsFd + Send + 'static,
+        W: AsFd + Send + 'static,
     {
         let state = Arc::new(Mutex::new(TeeState::default()));
         let (tx, done) = mpsc::channel();
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut output_ok = true;
-            loop {
-                let n = match from.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => break,
-                };
-                if output_ok {
-                    output_ok = to.write_all(&buf[..n]).and_then(|()| to.flush()).is_ok();
+            // Larger pipes mean fewer steps; a refusal only costs speed.
+            let _ = rustix::pipe::fcntl_setpipe_size(&from, CHUNK);
+            match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+                Ok((hash_r, hash_w)) => {
+                    let _ = rustix::pipe::fcntl_setpipe_size(&hash_w, CHUNK);
+                    let hashing = {
+                        let shared = Arc::clone(&shared);
+                        std::thread::spawn(move || hash_all(&hash_r, &shared))
+                    };
+                    pass_spliced(from, &to, hash_w);
+                    let _ = hashing.join();
                 }
-                if let Ok(mut s) = shared.lock() {
-                    s.hasher.update(&buf[..n]);
-                    s.bytes += n as u64;
-                }
+                Err(_) => pass_copied(from, &to, &shared),
             }
             let _ = tx.send(());
         });
@@ -79,6 +87,102 @@ impl Tee {
             complete,
         }
     }
+}
+
+/// tee into `hash_w`, then splice (or copy) the same bytes on to `to`. Returns at end of file
+/// or when `to` fails; `from` and `hash_w` are closed on return, which ends the hashing thread
+/// and, when `to` failed, gives the command its SIGPIPE.
+fn pass_spliced(from: impl AsFd, to: &impl AsFd, hash_w: OwnedFd) {
+    let mut splice_ok = true;
+    let mut buf = Vec::new();
+    loop {
+        let n = match rustix::pipe::tee(&from, &hash_w, CHUNK, SpliceFlags::empty()) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(_) => return,
+        };
+        let mut left = n;
+        while left > 0 && splice_ok {
+            match rustix::pipe::splice(&from, None, to, None, left, SpliceFlags::MORE) {
+                Ok(0) => return,
+                Ok(m) => left -= m,
+                Err(Errno::INTR) => {}
+                // The destination takes no splice: copy from here on.
+                Err(Errno::INVAL) => splice_ok = false,
+                Err(_) => return,
+            }
+        }
+        if left > 0 {
+            buf.resize(left, 0);
+            if read_exact(&from, &mut buf).is_err() || write_all(to, &buf).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Without a second pipe: read, write and hash in turn.
+fn pass_copied(from: impl AsFd, to: &impl AsFd, state: &Mutex<TeeState>) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match rustix::io::read(&from, &mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(_) => return,
+        };
+        add(state, &buf[..n]);
+        if write_all(to, &buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+/// Hashes everything that arrives on `hash_r` until end of file.
+fn hash_all(hash_r: &OwnedFd, state: &Mutex<TeeState>) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match rustix::io::read(hash_r, &mut buf) {
+            Ok(0) => return,
+            Ok(n) => add(state, &buf[..n]),
+            Err(Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn add(state: &Mutex<TeeState>, bytes: &[u8]) {
+    let mut s = match state.lock() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    s.hasher.update(bytes);
+    s.bytes += bytes.len() as u64;
+}
+
+fn read_exact(from: &impl AsFd, mut buf: &mut [u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match rustix::io::read(from, &mut *buf) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(n) => buf = &mut buf[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn write_all(to: &impl AsFd, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match rustix::io::write(to, buf) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Lowercase hex of bytes.

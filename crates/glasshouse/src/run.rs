@@ -25,6 +25,10 @@ pub struct RunArgs {
     /// ending them.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     linger: f64,
+    /// Seconds (0 to 86400) the command has to end after a forwarded SIGTERM or SIGHUP before
+    /// glasshouse kills it with SIGKILL (the receipt says so).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    kill_after: f64,
     /// Evaluate this policy against the receipt and record the verdict in it.
     #[arg(long, value_name = "FILE", requires = "profile")]
     policy: Option<PathBuf>,
@@ -125,12 +129,14 @@ fn sandbox_config(args: &RunArgs) -> Result<NamespaceConfig> {
 /// Runs the command; returns glasshouse's exit code.
 pub fn run(args: RunArgs) -> Result<i32> {
     let sandbox = sandbox_config(&args)?;
+    let kill_after = seconds("--kill-after", args.kill_after)?;
     let Some(profile) = args.profile else {
         if args.receipt.is_some() {
             say!("glasshouse: warning: --receipt has no effect without --profile: no receipt is written");
         }
-        let plain = glasshouse_run::run_plain(args.backend.kind(), &sandbox, &args.command)
-            .map_err(exit_of)?;
+        let plain =
+            glasshouse_run::run_plain(args.backend.kind(), &sandbox, &args.command, kill_after)
+                .map_err(exit_of)?;
         if let Some(e) = &plain.spawn_error {
             say!("glasshouse: {e}");
         }
@@ -148,6 +154,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         plan.receipt_path = path;
     }
     plan.linger = linger;
+    plan.kill_after = kill_after;
     plan.policy = args.policy;
     plan.sandbox = sandbox;
 

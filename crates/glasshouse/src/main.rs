@@ -9,16 +9,19 @@ macro_rules! say {
     }};
 }
 
+mod completions;
+mod diff;
 mod exit;
 mod keygen;
 mod policy_cmd;
 mod protect;
 mod run;
 mod schema;
+mod show;
 mod summary;
 mod verify;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use std::process::ExitCode;
 
 const RUN_EXAMPLE: &str = "\
@@ -59,6 +62,14 @@ enum Command {
     /// Check a signed envelope (`<receipt>.intoto.jsonl`) with a public key.
     #[command(after_help = verify::HELP)]
     Verify(verify::VerifyArgs),
+    /// Summarize a receipt for a person: problems first, then processes, files, network, failures.
+    Show(show::ShowArgs),
+    /// Compare two receipts: what the new run did that the old did not, and the reverse.
+    Diff(diff::DiffArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(completions::CompletionsArgs),
+    /// Print a man page (roff) for glasshouse or one of its subcommands.
+    Man(completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +96,10 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Keygen(args) => keygen::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Show(args) => show::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Completions(args) => completions::completions(&args, Cli::command()),
+        Command::Man(args) => completions::man(&args, Cli::command()),
     };
     to_exit_code(code)
 }

@@ -1,0 +1,116 @@
+//! Snapshot tests of `show` and `diff` on the fixed receipts in tests/fixtures: a baseline run of
+//! an agent task, a rerun of it where only volatile fields differ, today's run that did new
+//! things, and a v0.3.0 receipt. With and without color, folded and unfolded.
+
+use glasshouse_receipt::Receipt;
+use glasshouse_view::{render_show, Diff, DiffOptions, DiffRenderOptions, ShowOptions, Style};
+
+fn fixture(name: &str) -> Receipt {
+    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    Receipt::read(std::path::Path::new(&path)).unwrap()
+}
+
+fn show(name: &str, all: bool, style: Style) -> String {
+    render_show(&fixture(name), &ShowOptions { all, style })
+}
+
+#[test]
+fn show_baseline_folded() {
+    let text = show("baseline", false, Style::PLAIN);
+    assert!(!text.contains('\x1b'), "no color was asked for");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn show_baseline_all() {
+    let folded = show("baseline", false, Style::PLAIN);
+    let all = show("baseline", true, Style::PLAIN);
+    assert!(folded.contains("… 4 more files") && !all.contains("more files"));
+    assert!(!all.contains('…'), "nothing is folded with --all");
+    assert!(all.contains(" typing.py"));
+    insta::assert_snapshot!(all);
+}
+
+#[test]
+fn show_today_puts_problems_first_in_color() {
+    let text = show("today", false, Style::COLOR);
+    let coverage = text.find("INCOMPLETE").unwrap();
+    let violations = text.find("FAIL: 2 violations").unwrap();
+    assert!(coverage < text.find("processes (").unwrap());
+    assert!(violations < text.find("processes (").unwrap());
+    assert!(
+        text.contains("\x1b[1;31mINCOMPLETE"),
+        "coverage problems are highlighted"
+    );
+    assert!(text.contains("… 2 more directories"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn show_today_plain() {
+    insta::assert_snapshot!(show("today", false, Style::PLAIN));
+}
+
+#[test]
+fn show_reads_a_v0_3_0_receipt() {
+    let text = show("legacy-v0.3.0", false, Style::PLAIN);
+    assert!(text.contains("v0.3.0") && text.contains("coverage  not recorded"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn rerun_differs_only_in_volatile_fields() {
+    let diff = Diff::between(
+        &fixture("baseline"),
+        &fixture("rerun"),
+        &DiffOptions::default(),
+    );
+    assert!(diff.same, "{diff:#?}");
+    assert_eq!(diff.differences(), 0);
+    insta::assert_snapshot!(diff.render(&DiffRenderOptions::default()));
+}
+
+fn baseline_today() -> Diff {
+    Diff::between(
+        &fixture("baseline"),
+        &fixture("today"),
+        &DiffOptions::default(),
+    )
+}
+
+#[test]
+fn diff_today_against_the_baseline() {
+    let diff = baseline_today();
+    assert!(!diff.same);
+    assert_eq!(diff.executables.added, vec!["/usr/bin/curl"]);
+    assert_eq!(
+        diff.files.delete.removed,
+        vec!["/home/ada/work/src/parse.py.orig"]
+    );
+    // Temporary names and /proc/PID differ between the runs and are not reported.
+    assert!(!format!("{diff:?}").contains("tmpq81"));
+    assert!(!format!("{diff:?}").contains("/proc/"));
+    let names: Vec<&str> = diff.counts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["syscalls.openat"]);
+    insta::assert_snapshot!(diff.render(&DiffRenderOptions::default()));
+}
+
+#[test]
+fn diff_today_unfolded_in_color() {
+    let options = DiffRenderOptions {
+        all: true,
+        style: Style::COLOR,
+    };
+    let text = baseline_today().render(&options);
+    assert!(
+        text.contains("libnghttp2.so.14"),
+        "--all lists folded directories"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn diff_today_as_json() {
+    let json = serde_json::to_string_pretty(&baseline_today()).unwrap();
+    insta::assert_snapshot!(json);
+}

@@ -147,6 +147,20 @@ impl Redactor {
         self.apply(text, &scan::text_spans(&self.rules, text))
     }
 
+    /// [`Self::redact_text`], or `None` without copying when nothing would change (the common
+    /// case the receipt walk takes for every string).
+    pub(crate) fn redact_changed(&self, text: &[u8]) -> Option<Redacted> {
+        let spans = scan::text_spans(&self.rules, text);
+        let home_near = self
+            .home
+            .as_ref()
+            .is_some_and(|h| text.windows(h.len()).any(|w| w == h.as_slice()));
+        if spans.is_empty() && !home_near {
+            return None;
+        }
+        Some(self.apply(text, &spans)).filter(Redacted::changed)
+    }
+
     /// Redacts an argument vector, reading a flag and its value in two elements together.
     pub fn redact_argv(&self, argv: &[&[u8]]) -> Vec<Redacted> {
         scan::argv_spans(&self.rules, argv)

@@ -171,6 +171,14 @@ pub struct Rules {
     digest: String,
 }
 
+/// A pattern without its boundary groups: it matches wherever the pattern does (and more).
+fn unbounded(pattern: &str) -> String {
+    pattern
+        .replace(L, "")
+        .replace(R, "")
+        .replace("(?:^|[^A-Za-z0-9-])", "")
+}
+
 /// Upper-cased with `-` as `_`, no leading dashes: how names are compared.
 fn normalize(name: &str) -> String {
     name.trim_start_matches('-')
@@ -250,12 +258,13 @@ impl Rules {
                 regex: compile(&entry.name, &entry.regex)?,
             });
         }
-        let prefilter = RegexSet::new(patterns.iter().map(|p| p.regex.as_str())).map_err(|e| {
-            RedactError::Rules {
+        // The set only says which patterns may match: without their boundary groups the
+        // patterns start with literals, which the set then finds with a fast substring search.
+        let prefilter = RegexSet::new(patterns.iter().map(|p| unbounded(p.regex.as_str())))
+            .map_err(|e| RedactError::Rules {
                 path: None,
                 message: format!("the patterns do not compile as a set: {e}"),
-            }
-        })?;
+            })?;
         for (what, fixed) in [
             ("assignment", ASSIGNMENT),
             ("text_flag", TEXT_FLAG),

@@ -316,6 +316,17 @@ fn push(out: &mut Vec<Span>, start: usize, end: usize, rule: &str) {
     }
 }
 
+/// Whether some `-` starts a word (where [`crate::rules`]' flag rule can match): most paths
+/// have dashes only inside names, and skip that rule.
+fn has_flag_start(text: &[u8]) -> bool {
+    text.iter().enumerate().any(|(i, &b)| {
+        b == b'-'
+            && (i == 0
+                || text[i - 1].is_ascii_whitespace()
+                || matches!(text[i - 1], b'\'' | b'"' | b'(' | b';' | b'&' | b'|'))
+    })
+}
+
 /// Spans of one text by its patterns and its `NAME=VALUE` and `--flag VALUE` parts (not its words).
 fn pattern_spans(rules: &Rules, text: &[u8]) -> Vec<Span> {
     let mut out = Vec::new();
@@ -331,7 +342,7 @@ fn pattern_spans(rules: &Rules, text: &[u8]) -> Vec<Span> {
             push(&mut out, m.start(), m.end(), &rule.name);
         }
     }
-    if text.contains(&b'-') {
+    if has_flag_start(text) {
         for caps in rules.text_flag.captures_iter(text) {
             let (Some(n), Some(v)) = (caps.name("n"), caps.name("s")) else {
                 continue;

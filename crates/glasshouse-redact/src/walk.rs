@@ -81,33 +81,32 @@ pub(crate) fn walk(
     }
     match v {
         Value::String(s) => {
-            let r = red.redact_text(s.as_bytes());
-            if r.changed() {
+            if let Some(r) = red.redact_changed(s.as_bytes()) {
                 tally.add(path, r.secrets, r.home_paths);
                 *v = os_text_value(r.bytes);
             }
         }
         Value::Object(m) if m.len() == 1 && m.contains_key("base64") => {
             if let Some(bytes) = os_text_bytes(v) {
-                let r = red.redact_text(&bytes);
-                if r.changed() {
+                if let Some(r) = red.redact_changed(&bytes) {
                     tally.add(path, r.secrets, r.home_paths);
                     *v = os_text_value(r.bytes);
                 }
             }
         }
         Value::Object(m) => {
-            let entries = std::mem::take(m);
-            for (key, mut value) in entries {
-                walk(red, &mut value, &child(path, &key), keep, tally);
-                let k = red.redact_text(key.as_bytes());
-                let key = if k.changed() {
+            let mut renamed = Vec::new();
+            for (key, value) in m.iter_mut() {
+                walk(red, value, &child(path, key), keep, tally);
+                if let Some(k) = red.redact_changed(key.as_bytes()) {
                     tally.add(&format!("{path}{{}}"), k.secrets, k.home_paths);
-                    String::from_utf8_lossy(&k.bytes).into_owned()
-                } else {
-                    key
-                };
-                m.insert(key, value);
+                    renamed.push((key.clone(), String::from_utf8_lossy(&k.bytes).into_owned()));
+                }
+            }
+            for (old, new) in renamed {
+                if let Some(value) = m.remove(&old) {
+                    m.insert(new, value);
+                }
             }
         }
         Value::Array(items) => {

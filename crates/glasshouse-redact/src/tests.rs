@@ -518,3 +518,31 @@ fn no_string_field_escapes() {
     let json = receipt.to_json().unwrap();
     assert!(!json.contains(&secret), "{json}");
 }
+
+#[test]
+fn an_event_is_redacted_like_the_receipt() {
+    let red = redactor(1);
+    let secret = format!("xoxb-123456789012-{}", "Zq9".repeat(8));
+    let mut event = serde_json::json!({
+        "kind": "exec",
+        "argv": ["curl", "-H", format!("Authorization: Bearer {secret}")],
+        "path": format!("/tmp/{secret}"),
+        "nested": { "socket": { "base64": base64_of(format!("@{secret}\u{1}").as_bytes()) } },
+    });
+    let tally = red.redact_json(&mut event);
+    let text = event.to_string();
+    assert!(!text.contains(&secret), "{text}");
+    assert_eq!(tally.secrets, 3, "{:?}", tally.fields);
+    assert_eq!(tally.fields.get("argv[]"), Some(&1));
+    assert_eq!(event["kind"], "exec");
+    // The same marker the receipt walk gives the same secret.
+    let mut receipt = secret_receipt(&secret);
+    red.redact_receipt(&mut receipt).unwrap();
+    let marker = red.marker("slack_token", secret.as_bytes());
+    assert!(text.contains(&marker) && receipt.to_json().unwrap().contains(&marker));
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

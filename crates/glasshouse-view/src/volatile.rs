@@ -8,6 +8,8 @@
 //! - `tmp.` followed by 6 or more of `[A-Za-z0-9]`: mktemp(1) (`tmp.Xq3ZbT9aPc`);
 //! - `.tmp` followed by 6 or more of `[A-Za-z0-9]`: Rust's `tempfile` (`.tmpA1b2C3`);
 //! - `.receipt-*.tmp` and `.glasshouse-probe-*`: glasshouse's own temporary files;
+//! - right under `/tmp`, `/var/tmp` or `/dev/shm`: a name ending in `-` or `_` and then 8 of
+//!   `[a-z0-9_]`: Python's `mkdtemp`/`mkstemp` with a prefix (`/tmp/glasshouse-demo-k3j_x9ab`);
 //! - all digits, right after `/proc/`: a process's directory (`/proc/4242/status`).
 
 use std::borrow::Cow;
@@ -18,13 +20,21 @@ pub const PLACEHOLDER: &str = "*";
 /// `path` with every volatile component replaced by [`PLACEHOLDER`].
 pub fn normalize_path(path: &str) -> Cow<'_, str> {
     let mut changed = false;
-    let mut previous = "";
+    let mut seen: Vec<&str> = Vec::new();
     let parts: Vec<Cow<'_, str>> = path
         .split('/')
         .map(|component| {
-            let normalized = normalize_component(previous, component);
+            let temp_dir = matches!(
+                seen.as_slice(),
+                ["", "tmp"] | ["", "var", "tmp"] | ["", "dev", "shm"]
+            );
+            let normalized = if temp_dir && prefixed_python_name(component) {
+                Cow::Owned(PLACEHOLDER.to_owned())
+            } else {
+                normalize_component(seen.last().copied().unwrap_or(""), component)
+            };
             changed |= matches!(normalized, Cow::Owned(_));
-            previous = component;
+            seen.push(component);
             normalized
         })
         .collect();
@@ -33,6 +43,20 @@ pub fn normalize_path(path: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(path)
     }
+}
+
+/// `PREFIX-xxxxxxxx` or `PREFIX_xxxxxxxx`: a non-empty prefix, then Python's 8 random characters.
+fn prefixed_python_name(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let Some(split) = bytes.len().checked_sub(8) else {
+        return false;
+    };
+    let random = &bytes[split..];
+    split >= 2
+        && matches!(bytes[split - 1], b'-' | b'_')
+        && random
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn normalize_component<'a>(parent: &str, component: &'a str) -> Cow<'a, str> {
@@ -76,6 +100,13 @@ mod tests {
             ("/work/.tmpA1b2C3", "/work/*"),
             ("/out/.receipt-Ab12Cd.tmp", "/out/*"),
             ("/proc/4242/status", "/proc/*/status"),
+            ("/tmp/glasshouse-demo-k3j_x9ab/id", "/tmp/*/id"),
+            ("/var/tmp/build_0a1b2c3d", "/var/tmp/*"),
+            (
+                "/home/ada/glasshouse-demo-k3j_x9ab",
+                "/home/ada/glasshouse-demo-k3j_x9ab",
+            ),
+            ("/tmp/my-project", "/tmp/my-project"),
             ("/proc/self/status", "/proc/self/status"),
             ("/usr/lib/tmpfiles.d/x.conf", "/usr/lib/tmpfiles.d/x.conf"),
             ("/home/ada/src/main.rs", "/home/ada/src/main.rs"),

@@ -49,17 +49,13 @@ static SUITE: Suite = Suite {
 // Tester programs
 // ---------------------------------------------------------------------------------------------
 
-/// The testers of `tests/programs_net/`; the io_uring one links liburing.
+/// The testers of `tests/programs_net/`. The io_uring ones drive their rings by raw system calls
+/// (`uring_tester.h`), so they need no library beyond libc.
 static PROGRAMS: Testers = Testers::new(
     "programs_net",
     "net-programs",
     &["-O1", "-Wall", "-Wextra"],
-    &[
-        ("uring", &["-luring"]),
-        ("uring_send", &["-luring"]),
-        ("uring_direct", &["-luring"]),
-        ("uring_xattr", &["-luring"]),
-    ],
+    &[],
 );
 
 /// The path of compiled tester program `name` (`tests/programs_net/<name>.c`).

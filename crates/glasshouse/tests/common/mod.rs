@@ -188,7 +188,7 @@ pub fn compile_c(src: &Path, target: &Path, flags: &[&str], libs: &[&str]) {
     let hint = if libs.is_empty() {
         ""
     } else {
-        " (linking a library needs its development package, e.g. liburing-dev for -luring)"
+        " (linking a library needs its development package)"
     };
     assert!(
         result.status.success(),

@@ -1,4 +1,4 @@
-/* uring CREATE UNLINK PORT: through io_uring only (liburing), one operation at a time:
+/* uring CREATE UNLINK PORT: through io_uring only, one operation at a time:
  *   IORING_OP_OPENAT   creates CREATE (O_CREAT|O_WRONLY|O_EXCL), then the fd is closed by close(2)
  *   IORING_OP_UNLINKAT removes UNLINK (an existing file)
  *   IORING_OP_CONNECT  a TCP connect to 127.0.0.1:PORT, where nothing listens: -ECONNREFUSED */

@@ -1,4 +1,4 @@
-/* uring_direct READ CREATE: through io_uring only (liburing), opens into the ring's table of
+/* uring_direct READ CREATE: through io_uring only, opens into the ring's table of
  * fixed files (no descriptor of the process is made):
  *   IORING_OP_OPENAT of READ (O_RDONLY) into slot 0,
  *   IORING_OP_OPENAT of CREATE (O_CREAT|O_WRONLY|O_EXCL) into slot 1. */

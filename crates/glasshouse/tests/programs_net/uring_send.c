@@ -1,4 +1,4 @@
-/* uring_send PORT_A PORT_B: through io_uring only (liburing), on two UDP sockets:
+/* uring_send PORT_A PORT_B: through io_uring only, on two UDP sockets:
  *   IORING_OP_SEND with a destination (sendto style, sqe->addr2): "hello" to [::1]:PORT_A from an
  *   unconnected IPv6 socket;
  *   IORING_OP_SEND without one: "hello" on a socket that connect(2) pointed at 127.0.0.1:PORT_B.

@@ -1,4 +1,4 @@
-/* uring_xattr PATH: through io_uring only (liburing), IORING_OP_SETXATTR of "user.glasshouse" on
+/* uring_xattr PATH: through io_uring only, IORING_OP_SETXATTR of "user.glasshouse" on
  * PATH by its path. Prints "set" when it succeeded, "unsupported" when the file system has no
  * user attributes (the operation then fails with EOPNOTSUPP). */
 #include "uring_tester.h"

@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// Print no summary after the run.
     #[arg(long, short)]
     quiet: bool,
+    /// At the end, print the receipt's `glasshouse show` view on stderr instead of the short
+    /// summary (colored when stderr is a terminal and NO_COLOR is unset).
+    #[arg(long, conflicts_with = "quiet")]
+    summary: bool,
     #[command(flatten)]
     protect: crate::protect::ProtectArgs,
     /// The command and its arguments (after `--`).
@@ -164,7 +168,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(e) = &report.spawn_error {
         say!("glasshouse: {}", protection.line(e));
     }
-    if !args.quiet {
+    if args.summary {
+        let style = crate::show::stderr_style();
+        let options = glasshouse_view::ShowOptions { all: false, style };
+        say!(
+            "{}",
+            glasshouse_view::render_show(&report.receipt, &options).trim_end()
+        );
+    } else if !args.quiet {
         say!(
             "{}",
             crate::summary::summary(&report.receipt, &report.receipt_path)

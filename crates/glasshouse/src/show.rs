@@ -35,13 +35,22 @@ pub enum ColorWhen {
 impl ColorWhen {
     /// The style for stdout.
     pub fn style(self) -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style::new(match self {
             Self::Always => true,
             Self::Never => false,
-            Self::Auto => !no_color && std::io::stdout().is_terminal(),
+            Self::Auto => !no_color() && std::io::stdout().is_terminal(),
         })
     }
+}
+
+/// `NO_COLOR` is set to something other than the empty string.
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// The style for a view printed on stderr (`run --summary`): colors on a terminal only.
+pub fn stderr_style() -> Style {
+    Style::new(!no_color() && std::io::stderr().is_terminal())
 }
 
 /// Arguments of `glasshouse show`.

@@ -227,3 +227,29 @@ fn man_pages_come_from_the_same_definition() {
     let out = glasshouse().args(["man", "nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn run_summary_prints_the_show_view_of_the_receipt_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = dir.path().join("r.json");
+    let out = glasshouse()
+        .args(["run", "--profile", "host", "--summary", "--receipt"])
+        .arg(&receipt)
+        .args(["--", "sh", "-c", "echo out; exit 4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.stdout, b"out\n", "the command's stdout is untouched");
+    let (code, shown) = stdout(
+        glasshouse()
+            .args(["show", "--color", "never"])
+            .arg(&receipt),
+    );
+    assert_eq!(code, 0);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.ends_with(&shown),
+        "stderr:\n{stderr}\nshow:\n{shown}"
+    );
+    assert!(shown.contains("exit 4"));
+}

@@ -39,6 +39,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 cfg_capture_argv = 1;
+/* Added to the offset of struct file's f_path where an open is reported: always 0, except in
+ * the test that proves the self-check catches a wrong offset. */
+const volatile __u32 cfg_fault_f_path = 0;
 
 struct scratch {
     struct gh_event_header h;
@@ -51,7 +54,7 @@ struct inflight {
     __u32 gen;    /* the run that made it: an entry left by an earlier run is not of this tree */
     __u32 nr;
     __u32 active;
-    __u32 pad;
+    __u32 probe;  /* the sensor's own self-check probe: its syscalls are not the tree's */
     __u64 args[6];
 };
 
@@ -241,36 +244,20 @@ static __always_inline int emit(struct scratch *s, __u32 off, __u32 hook)
     return 0;
 }
 
-/* aya 0.14 fails to relocate some members of struct mount and struct dentry (it poisons the
- * access), so those two types are read at the offsets of the vendored vmlinux.h, the kernel
- * this object is built for. The loader checks that the running kernel is that kernel's series. */
-static __always_inline __u64 read_u64_at(const void *base, __u64 off)
-{
-    __u64 v = 0;
-    bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
-    return v;
-}
-
-static __always_inline __u32 read_u32_at(const void *base, __u64 off)
-{
-    __u32 v = 0;
-    bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
-    return v;
-}
-
-#define FIXED_PTR(type, ptr, field) ((void *)read_u64_at(ptr, __builtin_offsetof(type, field)))
-#define MOUNT_PTR(m, field) FIXED_PTR(struct mount, m, field)
-#define DENTRY_PTR(d, field) FIXED_PTR(struct dentry, d, field)
-#define VFSMOUNT_PTR(m, field) FIXED_PTR(struct vfsmount, m, field)
-
+/* Every member of a kernel structure is read through CO-RE: aya relocates each access for the
+ * running kernel's layout (their offsets differ between kernel versions: struct file's f_mode
+ * and f_path, struct mount's mnt_ns, ...), and a member the kernel lacks makes the program fail
+ * to load rather than read the wrong bytes. Nothing here may use an offset of vmlinux.h:
+ * __builtin_offsetof and block copies of a structure's head are compile-time offsets. The
+ * sensor's self-check (src/self_check.rs) opens a known file at attach and compares. */
 static __always_inline struct mount *real_mount(struct vfsmount *m)
 {
-    return (struct mount *)((char *)m - __builtin_offsetof(struct mount, mnt));
+    return (struct mount *)((char *)m - bpf_core_field_offset(struct mount, mnt));
 }
 
 static __always_inline struct vfsmount *mount_vfs(struct mount *m)
 {
-    return (struct vfsmount *)((char *)m + __builtin_offsetof(struct mount, mnt));
+    return (struct vfsmount *)((char *)m + bpf_core_field_offset(struct mount, mnt));
 }
 
 struct walk {
@@ -284,31 +271,36 @@ struct walk {
 };
 
 /* One step of the dentry walk, run by bpf_loop: prepend one component, or cross one mount
- * point. Returns 1 when the walk is over. It must not use CO-RE reads: aya 0.14 does not
- * relocate bpf_loop callbacks. */
+ * point. Returns 1 when the walk is over. */
 static long walk_step(__u64 index, void *data)
 {
     struct walk *w = data;
     struct scratch *s = get_scratch();
     if (!s)
         return 1;
-    if (w->dentry == w->mnt_root) {
-        struct mount *parent = MOUNT_PTR(w->mnt, mnt_parent);
-        if (parent == w->mnt || !parent) {
+    /* Copied out of `w` first: inside BPF_CORE_READ, an access to a member of `struct walk`
+     * (a type of ours, unknown to the kernel) would be recorded as a relocation too, and a
+     * relocation without a kernel counterpart poisons its instruction. */
+    struct dentry *dentry = w->dentry;
+    struct mount *mnt = w->mnt;
+    if (dentry == w->mnt_root) {
+        struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+        if (parent == mnt || !parent) {
             w->reached_root = 1;
             return 1;
         }
-        w->dentry = MOUNT_PTR(w->mnt, mnt_mountpoint);
+        struct vfsmount *parent_vfs = mount_vfs(parent);
+        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
         w->mnt = parent;
-        w->mnt_root = VFSMOUNT_PTR(mount_vfs(parent), mnt_root);
+        w->mnt_root = BPF_CORE_READ(parent_vfs, mnt_root);
         return 0;
     }
-    struct dentry *parent = DENTRY_PTR(w->dentry, d_parent);
+    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
     /* A dentry that is its own parent but not a mount's root is a pseudo file (memfd, pipe,
      * socket, anon inode): its name is all there is, as the kernel's d_path shows it. */
-    int pseudo = parent == w->dentry || !parent;
-    __u32 len = read_u32_at(w->dentry, __builtin_offsetof(struct dentry, d_name.len)) & NAME_MASK;
-    const unsigned char *name = DENTRY_PTR(w->dentry, d_name.name);
+    int pseudo = parent == dentry || !parent;
+    __u32 len = BPF_CORE_READ(dentry, d_name.len) & NAME_MASK;
+    const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
     if ((int)len + 1 > w->pos) {
         w->truncated = 1;
         return 1;
@@ -351,7 +343,7 @@ __noinline __u32 gh_append_path(__u32 off, __u64 dentry_addr, __u64 vfsmnt_addr,
     struct walk w = {
         .dentry = dentry,
         .mnt = real_mount(vfsmnt),
-        .mnt_root = VFSMOUNT_PTR(vfsmnt, mnt_root),
+        .mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
         .pos = GH_PATH_MAX,
     };
     gh_walk(&w);
@@ -361,12 +353,13 @@ __noinline __u32 gh_append_path(__u32 off, __u64 dentry_addr, __u64 vfsmnt_addr,
         w.pos -= 1;
         s->path[w.pos & PATH_MASK] = '/';
     }
-    struct mnt_namespace *ns = MOUNT_PTR(w.mnt, mnt_ns);
+    struct mount *top = w.mnt; /* out of `w` first, as in walk_step */
+    struct mnt_namespace *ns = BPF_CORE_READ(top, mnt_ns);
     if (w.pseudo || !ns || (unsigned long)ns >= (unsigned long)-4095)
         s->h.flags |= GH_FLAG_DETACHED(idx);
     /* No name left in any directory: the kernel's d_path says " (deleted)". */
-    struct inode *inode = DENTRY_PTR(dentry, d_inode);
-    if (inode && read_u32_at(inode, __builtin_offsetof(struct inode, __i_nlink)) == 0)
+    struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+    if (inode && BPF_CORE_READ(inode, __i_nlink) == 0)
         s->h.flags |= GH_FLAG_UNLINKED(idx);
     if (w.truncated)
         s->h.flags |= GH_FLAG_TRUNCATED(idx);
@@ -524,22 +517,37 @@ int BPF_PROG(gh_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
     return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(gh_exit, struct task_struct *task, bool group_dead)
+static __always_inline void on_exit(struct task_struct *task, int group_dead)
 {
     __u32 tgid = BPF_CORE_READ(task, tgid);
     if (!is_tracked(tgid))
-        return 0;
+        return;
     if (!group_dead)
-        return 0;
+        return;
     /* Forget the process before its pid can be reused. */
     bpf_map_delete_elem(&tracked, &tgid);
     struct scratch *s = get_scratch();
     if (!s)
-        return 0;
+        return;
     start_event(s, GH_EV_EXIT, 0, BPF_CORE_READ(task, exit_code));
     s->h.tgid = tgid;
     emit(s, 0, GH_HOOK_EXIT);
+}
+
+/* Newer kernels (6.18, not 6.12) say whether the thread was its process's last. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(gh_exit, struct task_struct *task, bool group_dead)
+{
+    on_exit(task, group_dead);
+    return 0;
+}
+
+/* Older kernels do not: the tracepoint fires after do_exit decremented the process's count of
+ * live threads, so the last thread is the one that finds it at zero. */
+SEC("tp_btf/sched_process_exit_v1")
+int BPF_PROG(gh_exit_v1, struct task_struct *task)
+{
+    on_exit(task, BPF_CORE_READ(task, signal, live.counter) == 0);
     return 0;
 }
 
@@ -653,7 +661,7 @@ int BPF_PROG(gh_sys_enter, struct pt_regs *regs, long id)
     if (!in || in->gen != current_gen())
         return 0; /* not a thread of the tree */
     __u32 nr = (__u32)id;
-    if (nr < GH_MAX_SYSCALLS) {
+    if (nr < GH_MAX_SYSCALLS && !in->probe) {
         __u64 *count = bpf_map_lookup_elem(&syscall_counts, &nr);
         if (count)
             *count += 1;
@@ -679,12 +687,7 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
 {
     if (!f)
         return;
-    /* One read of the head of struct file, and one of the dentry's identity, instead of a
-     * helper call per field: this runs for every open of the tree. */
-    char head[__builtin_offsetof(struct file, f_path) + sizeof(struct path)];
-    if (bpf_probe_read_kernel(head, sizeof(head), f))
-        return;
-    __u32 fmode = *(__u32 *)(head + __builtin_offsetof(struct file, f_mode));
+    __u32 fmode = BPF_CORE_READ(f, f_mode);
     if (fmode & FMODE_PATH)
         return; /* O_PATH: names a file without reading or writing it */
     __u32 access = 0;
@@ -697,15 +700,17 @@ static __always_inline void on_open_file(struct task_struct *task, struct inflig
     if (fmode & FMODE_CREATED)
         access |= GH_ACC_CREATE | GH_ACC_WRITE;
     access |= also;
-    struct path p = *(struct path *)(head + __builtin_offsetof(struct file, f_path));
-    /* d_parent, d_name (hash_len, name) and d_inode are adjacent. */
+    struct path p = {};
+    bpf_probe_read_kernel(&p, sizeof(p), (char *)f + bpf_core_field_offset(struct file, f_path) + cfg_fault_f_path);
     struct {
         __u64 parent;
         __u64 hash_len;
-        __u64 name;
         __u64 inode;
-    } id = {};
-    bpf_probe_read_kernel(&id, sizeof(id), (char *)p.dentry + __builtin_offsetof(struct dentry, d_parent));
+    } id = {
+        .parent = (__u64)BPF_CORE_READ(p.dentry, d_parent),
+        .hash_len = BPF_CORE_READ(p.dentry, d_name.hash_len),
+        .inode = (__u64)BPF_CORE_READ(p.dentry, d_inode),
+    };
     /* Two opens share a key only when they name the same path: same dentry under the same
      * parent with the same name, on the same mount, bound to the same inode. */
     struct seen_key key = {
@@ -1005,12 +1010,11 @@ static __always_inline __u32 append_uring_path(struct scratch *s, __u32 off, str
     return off;
 }
 
-SEC("tp_btf/io_uring_submit_req")
-int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
+static __always_inline void on_uring_submit(struct io_kiocb *req)
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     if (!is_tracked(tgid))
-        return 0;
+        return;
     __u32 op = BPF_CORE_READ(req, opcode);
     __u32 slot = op;
     if (slot < GH_URING_OPS) {
@@ -1038,11 +1042,11 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
     case IORING_OP_SEND_ZC:
         break;
     default:
-        return 0;
+        return;
     }
     s = get_scratch();
     if (!s)
-        return 0;
+        return;
     __u64 id = (__u64)req;
     start_event(s, GH_EV_URING_SUBMIT, op, 0);
     s->h.extra = id;
@@ -1117,7 +1121,7 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         struct io_sr_msg *m = cmd;
         struct user_msghdr msg = {};
         if (bpf_probe_read_user(&msg, sizeof(msg), BPF_CORE_READ(m, umsg)) || !msg.msg_name)
-            return 0; /* no destination: a send on a connected socket */
+            return; /* no destination: a send on a connected socket */
         dst = msg.msg_name;
         dst_len = msg.msg_namelen;
         break;
@@ -1128,7 +1132,7 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
         struct io_async_msghdr *io = BPF_CORE_READ(req, async_data);
         dst = io ? BPF_CORE_READ(io, msg.msg_name) : NULL;
         if (!dst)
-            return 0; /* no destination: a send on a connected socket */
+            return; /* no destination: a send on a connected socket */
         dst_len = BPF_CORE_READ(io, msg.msg_namelen);
         dst_in_kernel = 1;
         break;
@@ -1148,27 +1152,40 @@ int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
     __u32 one = op | (s->h.flags & GH_FLAG_URING_DIRECT ? URING_PENDING_DIRECT : 0);
     if (bpf_map_update_elem(&uring_pending, &id, &one, BPF_ANY)) {
         stat_inc(GH_STAT_URING_PENDING_FULL);
-        return 0;
+        return;
     }
     emit(s, off, GH_HOOK_IO_URING);
+}
+
+/* Kernels from 6.4 on. */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(gh_uring_submit, struct io_kiocb *req)
+{
+    on_uring_submit(req);
     return 0;
 }
 
-SEC("tp_btf/io_uring_complete")
-int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *cqe)
+/* Before 6.4 the tracepoint had another name, and the request was prepared all the same. */
+SEC("tp_btf/io_uring_submit_sqe")
+int BPF_PROG(gh_uring_submit_sqe, struct io_kiocb *req, bool force_nonblock)
+{
+    on_uring_submit(req);
+    return 0;
+}
+
+static __always_inline void on_uring_complete(void *request, long res)
 {
     __u64 id = (__u64)request;
     __u32 *op = bpf_map_lookup_elem(&uring_pending, &id);
     if (!op)
-        return 0;
+        return;
     __u32 opcode = *op & 0xffff;
     int direct = *op & URING_PENDING_DIRECT;
     bpf_map_delete_elem(&uring_pending, &id);
     struct io_kiocb *req = request;
-    long res = BPF_CORE_READ(cqe, res);
     struct scratch *s = get_scratch();
     if (!s)
-        return 0;
+        return;
     start_event(s, GH_EV_URING_DONE, opcode, res);
     s->h.extra = id;
     struct file *f = BPF_CORE_READ(req, file);
@@ -1183,6 +1200,21 @@ int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *
         in.args[2] = 0;
         on_open_file(task, &in, fd_file(res), res, BPF_CORE_READ((struct io_open *)&req->cmd, how.flags), 0);
     }
+}
+
+/* Newer kernels (6.18, not 6.12) pass the completion itself. */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(gh_uring_complete, void *ring, void *request, struct io_uring_cqe *cqe)
+{
+    on_uring_complete(request, BPF_CORE_READ(cqe, res));
+    return 0;
+}
+
+/* Older kernels pass its fields: user_data, res, cflags, extra1, extra2. */
+SEC("tp_btf/io_uring_complete_v1")
+int BPF_PROG(gh_uring_complete_v1, void *ring, void *request, __u64 user_data, int res)
+{
+    on_uring_complete(request, res);
     return 0;
 }
 

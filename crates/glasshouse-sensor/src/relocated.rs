@@ -91,13 +91,18 @@ fn clear_core_records(elf: &object::File<'_>, out: &mut [u8]) -> Result<(), Stri
     Ok(())
 }
 
+/// What is kept under a key's digest: the relocated object (`core-<digest>.o`) and the choice
+/// of programs for the kernel's tracepoints (`hooks-<digest>.txt`, see `variants`). A new
+/// format takes new keys.
+const CACHE_FORMAT: &[u8] = b"object+hooks 2";
+
 /// The name under which `object`'s relocation for this boot of this kernel is kept, or `None`
 /// when the boot cannot be identified (then nothing is cached).
 pub(crate) fn cache_key(object: &[u8]) -> Option<String> {
     let boot_id = std::fs::read("/proc/sys/kernel/random/boot_id").ok()?;
     let release = std::fs::read("/proc/sys/kernel/osrelease").ok()?;
     let mut hash = Sha256::new();
-    for part in [object, &boot_id, &release] {
+    for part in [CACHE_FORMAT, object, &boot_id, &release] {
         hash.update((part.len() as u64).to_le_bytes());
         hash.update(part);
     }
@@ -127,8 +132,7 @@ pub(crate) fn load(dir: &Path, key: &str) -> Option<Vec<u8>> {
     std::fs::read(usable_dir(dir)?.join(key)).ok()
 }
 
-/// Keeps `bytes` as `key`, atomically, in place of any other object kept there (one is enough:
-/// they are only ever stale copies). A failure only means the next run relocates again.
+/// Keeps `bytes` as `key`, atomically, in place of any other file of its kind kept there (one is enough: they are only ever stale copies). A failure only means the next run relocates again.
 pub(crate) fn store(dir: &Path, key: &str, bytes: &[u8]) {
     let Some(dir) = usable_dir(dir) else { return };
     let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
@@ -138,11 +142,13 @@ pub(crate) fn store(dir: &Path, key: &str, bytes: &[u8]) {
     {
         return;
     }
+    // `core-<digest>.o`, `hooks-<digest>.txt`: the kind is the name up to its first '-'.
+    let kind = key.split_inclusive('-').next().unwrap_or(key);
     let stale = std::fs::read_dir(dir).into_iter().flatten().flatten();
     for entry in stale {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("core-") && name.ends_with(".o") && name != key {
+        if name.starts_with(kind) && name != key {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -185,6 +191,29 @@ mod tests {
         }
         // Relocating an already relocated object changes nothing.
         assert_eq!(relocate(&relocated, &btf).expect("again"), relocated);
+    }
+
+    /// aya marks a CO-RE access it found no kernel member for with a call to an invalid helper
+    /// (a "poisoned" instruction), which makes the program fail to load. None may be left for
+    /// the running kernel: an access through a structure of the object's own (not the
+    /// kernel's) inside BPF_CORE_READ is recorded as a relocation too, and is poisoned.
+    #[test]
+    fn every_member_the_programs_read_is_found_in_this_kernel() {
+        const POISON: i32 = 0xBAD2310;
+        let relocated = relocate(crate::EMBEDDED_OBJECT, &kernel_btf()).expect("relocate");
+        let parsed = aya_obj::Object::parse(&relocated).expect("parse");
+        let poisoned: Vec<String> = parsed
+            .functions
+            .values()
+            .flat_map(|f| {
+                f.instructions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, ins)| ins.code == 0x85 && ins.imm == POISON)
+                    .map(move |(i, _)| format!("{} #{i}", f.name))
+            })
+            .collect();
+        assert_eq!(poisoned, Vec::<String>::new());
     }
 
     #[test]

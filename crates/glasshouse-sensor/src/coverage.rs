@@ -11,6 +11,10 @@ use glasshouse_receipt::{ArgvCapture, HookStatus, SensorCoverage};
 pub(crate) struct Sight<'a> {
     /// Each hook, attached or not.
     pub(crate) hooks: Vec<HookStatus>,
+    /// For each hook that did not attach, what the receipt does not show.
+    pub(crate) hook_notes: Vec<String>,
+    /// The self-check's finding when its probe was not seen exactly (see `self_check`).
+    pub(crate) self_check: Option<String>,
     /// The totals of the `stats` counters.
     pub(crate) stats: &'a [u64],
     /// The aggregate the drain thread returned.
@@ -29,6 +33,8 @@ pub(crate) struct Sight<'a> {
 pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
     let Sight {
         hooks,
+        mut hook_notes,
+        self_check,
         stats,
         agg,
         used_io_uring,
@@ -86,15 +92,13 @@ pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
             agg.malformed
         ));
     }
-    for h in coverage.hooks.iter().filter(|h| !h.attached) {
-        coverage.notes.push(format!(
-            "hook {} did not attach: what it observes is missing from this receipt",
-            h.name
-        ));
-    }
+    coverage.notes.append(&mut hook_notes);
+    let self_checked = self_check.is_none();
+    coverage.notes.extend(self_check);
     let faulted = !faults.is_empty();
     coverage.notes.extend(faults);
     coverage.complete = !faulted
+        && self_checked
         && coverage.hooks.iter().all(|h| h.attached)
         && coverage.events_lost == 0
         && coverage.truncated.is_empty()

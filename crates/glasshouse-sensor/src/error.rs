@@ -33,4 +33,7 @@ pub enum SensorError {
     /// Not one hook could be attached.
     #[error("no eBPF hook could be attached: {0}")]
     NoHooks(String),
+    /// The kernel is older than the sensor's minimum: it lacks a feature the programs need.
+    #[error("this kernel lacks {0}, which the eBPF sensor needs: it runs on Linux 5.17 or newer built with BTF (see Requirements in the README)")]
+    Unsupported(String),
 }

@@ -11,6 +11,8 @@ fn started() -> Sensor {
         bpf_dir: None,
         argv: ArgvSetting::Default,
         keep_programs: false,
+        fault_f_path: 0,
+        kernel_btf: None,
     };
     Sensor::start(&options, std::process::id()).expect("the sensor starts (run the tests as root)")
 }

@@ -3,18 +3,21 @@
 //! object loaded afresh and pinned as a new set.
 
 use crate::counters::{Counters, MAX_SYSCALLS, STAT_COUNT, URING_OPS};
-use crate::load::{error_chain, next_generation, Attached, Kernel, HOOKS};
-use crate::{identity, pool, SensorError};
+use crate::load::{error_chain, next_generation, Attached, Globals, Kernel};
+use crate::{identity, pool, variants, SensorError};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use aya::programs::BtfTracePoint;
-use glasshouse_receipt::HookStatus;
 use std::collections::BTreeMap;
 use std::os::fd::AsFd as _;
 
 impl Kernel {
     /// A set kept by an earlier run, attached after its pins were checked against the record of
     /// the run that pinned them and its state was reset for this run.
-    pub(crate) fn from_pins(slot: &pool::Slot, cpus: usize) -> Result<Self, String> {
+    pub(crate) fn from_pins(
+        slot: &pool::Slot,
+        cpus: usize,
+        plan: &variants::Plan,
+    ) -> Result<Self, String> {
         let recorded = slot
             .recorded()
             .ok_or("there is no record of what was pinned in it")?;
@@ -27,11 +30,12 @@ impl Kernel {
             maps.insert(*name, map);
         }
         let mut pinned = Vec::new();
-        for (name, tracepoint) in HOOKS {
+        // Pinned under the hook's name, whichever variant serves it on this kernel.
+        for (name, _) in plan.loadable() {
             let program = BtfTracePoint::from_pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
             let fd = program.fd().map_err(|e| error_chain(&e))?;
             found.push(identity::program(name, fd.as_fd())?);
-            pinned.push((program, tracepoint));
+            pinned.push(program);
         }
         // Checked on the very descriptors that are used below: what is attached is what was
         // compared.
@@ -43,14 +47,13 @@ impl Kernel {
         // nothing.
         let gen = next_generation(&mut maps)?;
         let mut programs = Vec::new();
-        let mut hooks = Vec::new();
-        for (mut program, tracepoint) in pinned {
+        for mut program in pinned {
             // A kept set is attached whole or not at all: on any failure the run loads afresh
             // and reports what that load could attach.
             program.attach().map_err(|e| error_chain(&e))?;
-            hooks.push(HookStatus::new(format!("tp_btf/{tracepoint}"), true, None));
             programs.push(program);
         }
+        let hooks = plan.statuses(|_| None);
         Ok(Self {
             programs: Attached::Pinned {
                 _programs: programs,
@@ -65,7 +68,7 @@ impl Kernel {
 
     /// Pins every program and map of a freshly loaded object in `slot`, for later runs, and
     /// records what was pinned (in the order [`Kernel::from_pins`] finds it).
-    fn pin(&mut self, slot: &pool::Slot) -> Result<(), String> {
+    fn pin(&mut self, slot: &pool::Slot, plan: &variants::Plan) -> Result<(), String> {
         let Attached::Object(ebpf) = &mut self.programs else {
             return Ok(());
         };
@@ -78,10 +81,11 @@ impl Kernel {
             record.push_str(&identity::map(name, data.fd().as_fd())?);
             record.push('\n');
         }
-        for (name, _) in HOOKS {
+        // Under the hook's name, whichever variant serves it.
+        for (name, variant) in plan.loadable() {
             let program = ebpf
-                .program_mut(name)
-                .ok_or_else(|| format!("program {name} is missing"))?;
+                .program_mut(variant.program)
+                .ok_or_else(|| format!("program {} is missing", variant.program))?;
             program.pin(slot.pin(name)).map_err(|e| error_chain(&e))?;
             let fd = program.fd().map_err(|e| error_chain(&e))?;
             record.push_str(&identity::program(name, fd.as_fd())?);
@@ -92,22 +96,22 @@ impl Kernel {
 }
 
 /// The programs of the kept set `slot` holds; or, when there is none or it cannot be used, the
-/// object loaded afresh, and pinned in `slot` for later runs when every hook attached. Returns
-/// the slot still held, if any.
+/// object loaded afresh, and pinned in `slot` for later runs when every hook this kernel has
+/// attached. Returns the slot still held, if any.
 pub(crate) fn kept_or_loaded(
     slot: Option<pool::Slot>,
     object: &[u8],
     key: Option<&str>,
-    cpus: usize,
-    capture: bool,
+    plan: &variants::Plan,
+    globals: Globals,
 ) -> Result<(Kernel, Option<pool::Slot>), SensorError> {
     let Some(slot) = slot else {
-        return Ok((Kernel::load(object, key, cpus, capture)?, None));
+        return Ok((Kernel::load(object, key, plan, globals)?, None));
     };
-    let programs: Vec<&str> = HOOKS.iter().map(|(name, _)| *name).collect();
+    let programs: Vec<&str> = plan.loadable().map(|(name, _)| name).collect();
     let mut notes = Vec::new();
     if slot.is_complete(&programs) {
-        match Kernel::from_pins(&slot, cpus) {
+        match Kernel::from_pins(&slot, globals.cpus, plan) {
             Ok(kernel) => return Ok((kernel, Some(slot))),
             Err(why) => notes.push(format!(
                 "the kept program set {} was discarded and the programs loaded afresh: {why}",
@@ -117,9 +121,10 @@ pub(crate) fn kept_or_loaded(
     }
     // Incomplete (a run died while pinning) or unusable: whatever is there goes.
     slot.clear();
-    let mut kernel = Kernel::load(object, key, cpus, capture)?;
+    let mut kernel = Kernel::load(object, key, plan, globals)?;
     kernel.notes = notes;
-    if kernel.hooks.iter().all(|h| h.attached) && kernel.pin(&slot).is_ok() {
+    let attached = kernel.hooks.iter().filter(|h| h.attached).count();
+    if attached == programs.len() && kernel.pin(&slot, plan).is_ok() {
         return Ok((kernel, Some(slot)));
     }
     slot.clear();

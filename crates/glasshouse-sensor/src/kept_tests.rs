@@ -116,6 +116,8 @@ fn a_replaced_program_is_refused_and_the_set_loaded_afresh() {
         bpf_dir: None,
         argv: ArgvSetting::Default,
         keep_programs: true,
+        fault_f_path: 0,
+        kernel_btf: None,
     };
     let start = || Sensor::start(&options, std::process::id()).expect("the sensor starts (root)");
     // A run leaves a verified set behind (it pins one when none is free).
@@ -125,17 +127,18 @@ fn a_replaced_program_is_refused_and_the_set_loaded_afresh() {
     let capture = first.coverage.argv_capture.captured;
     let name = pool::set_name(&key, capture);
     let cpus = aya::util::nr_cpus().expect("cpus");
+    let plan = crate::variants::for_this_boot(Some(&key)).expect("the kernel's plan");
 
     let nothing = do_nothing_on_sys_enter();
     let nothing_id = identity::program("gh_sys_enter", nothing.as_fd()).expect("identity");
     let mut tampered = 0;
     for slot in pool::take_all_free(&name) {
-        let programs: Vec<&str> = crate::load::HOOKS.iter().map(|(n, _)| *n).collect();
+        let programs: Vec<&str> = plan.loadable().map(|(n, _)| n).collect();
         if !slot.is_complete(&programs) {
             continue;
         }
         // The set as its run pinned it passes the check.
-        if let Err(e) = Kernel::from_pins(&slot, cpus) {
+        if let Err(e) = Kernel::from_pins(&slot, cpus, &plan) {
             panic!("a set as it was pinned is refused: {e}");
         }
         pin_over(&nothing, &slot.pin("gh_sys_enter"));

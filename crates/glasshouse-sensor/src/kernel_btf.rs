@@ -118,15 +118,20 @@ impl<'a> Parsed<'a> {
         };
         let magic = data.get(..2).map(|b| u16::from_le_bytes([b[0], b[1]]));
         if magic != Some(MAGIC) {
-            return Err("the kernel's BTF does not start with the BTF magic (or is not little-endian)".into());
+            return Err(
+                "the kernel's BTF does not start with the BTF magic (or is not little-endian)"
+                    .into(),
+            );
         }
         let hdr_len = u32_at(4)?;
         let section = |off: usize, len: usize| {
             let start = hdr_len.checked_add(off)?;
             data.get(start..start.checked_add(len)?)
         };
-        let types = section(u32_at(8)?, u32_at(12)?).ok_or("the kernel's BTF type section lies outside it")?;
-        let strings = section(u32_at(16)?, u32_at(20)?).ok_or("the kernel's BTF string section lies outside it")?;
+        let types = section(u32_at(8)?, u32_at(12)?)
+            .ok_or("the kernel's BTF type section lies outside it")?;
+        let strings = section(u32_at(16)?, u32_at(20)?)
+            .ok_or("the kernel's BTF string section lies outside it")?;
         let mut parsed = Self {
             types,
             strings,
@@ -175,7 +180,8 @@ impl<'a> Parsed<'a> {
             .get(off as usize..)
             .ok_or("a name lies outside the kernel's BTF strings")?;
         let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-        std::str::from_utf8(&rest[..end]).map_err(|_| "a name in the kernel's BTF is not UTF-8".into())
+        std::str::from_utf8(&rest[..end])
+            .map_err(|_| "a name in the kernel's BTF is not UTF-8".into())
     }
 
     /// `id` without typedefs and qualifiers.
@@ -186,7 +192,9 @@ impl<'a> Parsed<'a> {
             }
             let (_, info, next) = self.header(id)?;
             match kind(info) {
-                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => id = next,
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    id = next
+                }
                 k => return Ok((id, k)),
             }
         }
@@ -230,13 +238,20 @@ mod tests {
         let facts = read_facts(
             &data,
             &["sys_enter", "sched_process_fork", "no_such_tracepoint_here"],
-            &["BPF_MAP_TYPE_RINGBUF", "BPF_FUNC_loop", "BPF_FUNC_no_such_helper"],
+            &[
+                "BPF_MAP_TYPE_RINGBUF",
+                "BPF_FUNC_loop",
+                "BPF_FUNC_no_such_helper",
+            ],
         )
         .expect("parse");
         // sys_enter(struct pt_regs *regs, long id) and sched_process_fork(parent, child) on
         // every kernel since tp_btf exists.
         assert_eq!(facts.tracepoints["sys_enter"], [Arg::Ptr, Arg::Int]);
-        assert_eq!(facts.tracepoints["sched_process_fork"], [Arg::Ptr, Arg::Ptr]);
+        assert_eq!(
+            facts.tracepoints["sched_process_fork"],
+            [Arg::Ptr, Arg::Ptr]
+        );
         assert!(!facts.tracepoints.contains_key("no_such_tracepoint_here"));
         let expected: BTreeSet<String> = ["BPF_MAP_TYPE_RINGBUF", "BPF_FUNC_loop"]
             .into_iter()
@@ -248,6 +263,11 @@ mod tests {
     #[test]
     fn refuses_what_is_not_btf() {
         assert!(read_facts(b"\x7fELF not btf at all", &[], &[]).is_err());
-        assert!(read_facts(&[0x9f, 0xeb, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0], &[], &[]).is_err());
+        assert!(read_facts(
+            &[0x9f, 0xeb, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0],
+            &[],
+            &[]
+        )
+        .is_err());
     }
 }

@@ -26,6 +26,7 @@ mod interpret;
 mod kept;
 #[cfg(test)]
 mod kept_tests;
+mod kernel_btf;
 mod load;
 mod names;
 mod net;
@@ -33,8 +34,10 @@ mod options;
 mod paths;
 mod pool;
 mod relocated;
+mod self_check;
 mod table;
 mod track;
+mod variants;
 
 pub use error::SensorError;
 pub use names::{errno_name, syscall_name, uring_op_name};
@@ -124,6 +127,10 @@ pub struct Sensor {
     first_thread_entry: Vec<u8>,
     root_ppid: u32,
     hooks: Vec<HookStatus>,
+    /// Notes for the hooks that did not attach, saying what the receipt misses.
+    hook_notes: Vec<String>,
+    /// The self-check's note when its probe was not seen exactly.
+    self_check: Option<String>,
     argv_capture: ArgvCapture,
     stop: Arc<StopSignal>,
     drain: Option<JoinHandle<Drained>>,
@@ -165,13 +172,26 @@ impl Sensor {
             aya::util::nr_cpus().map_err(|(what, e)| SensorError::Load(format!("{what}: {e}")))?;
 
         let key = relocated::cache_key(&object);
+        // Which program serves each hook on this kernel; below the minimum, nothing is loaded.
+        let plan = variants::for_this_boot(key.as_deref()).map_err(SensorError::Load)?;
+        if let Some(missing) = &plan.missing {
+            return Err(SensorError::Unsupported(missing.clone()));
+        }
+        // A deliberately wrong offset (the self-check's test) is never kept for later runs.
+        let keep = options.keep_programs && options.fault_f_path == 0;
         let slot = match &key {
-            Some(key) if options.keep_programs => pool::take(&pool::set_name(key, capture)),
+            Some(key) if keep => pool::take(&pool::set_name(key, capture)),
             _ => None,
         };
+        let globals = load::Globals {
+            cpus,
+            capture,
+            fault_f_path: options.fault_f_path,
+        };
         let (mut kernel, slot) =
-            kept::kept_or_loaded(slot, &object, key.as_deref(), cpus, capture)?;
+            kept::kept_or_loaded(slot, &object, key.as_deref(), &plan, globals)?;
         let hooks = std::mem::take(&mut kernel.hooks);
+        let hook_notes = plan.notes(&hooks);
         if hooks.iter().all(|h| !h.attached) {
             let first = hooks
                 .first()
@@ -204,11 +224,13 @@ impl Sensor {
         let syscall_counts = kernel.take_map("syscall_counts")?;
         let stats = kernel.take_map("stats")?;
         let uring_ops = kernel.take_map("uring_ops")?;
-        let ring = match kernel.ring.take() {
+        let mut ring = match kernel.ring.take() {
             Some(ring) => ring,
             None => RingBuf::try_from(kernel.take_map("events")?)
                 .map_err(|e| SensorError::Load(e.to_string()))?,
         };
+        // Before the drain thread takes the ring: the probe's event is read here.
+        let self_check = self_check::run(threads_fd, &first_thread_entry, &mut ring);
         let stop = Arc::new(StopSignal::new()?);
         let drain = {
             let stop = Arc::clone(&stop);
@@ -229,6 +251,8 @@ impl Sensor {
             first_thread_entry,
             root_ppid,
             hooks,
+            hook_notes,
+            self_check,
             argv_capture,
             stop,
             drain: Some(drain),
@@ -369,6 +393,8 @@ impl Sensor {
         obs.network.bytes_received = stats[STAT_BYTES_RECEIVED];
         obs.coverage = coverage::assess(coverage::Sight {
             hooks: std::mem::take(&mut self.hooks),
+            hook_notes: std::mem::take(&mut self.hook_notes),
+            self_check: self.self_check.take(),
             stats: &stats,
             agg: &agg,
             used_io_uring: !obs.syscalls.io_uring.is_empty(),

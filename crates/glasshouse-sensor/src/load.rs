@@ -1,7 +1,7 @@
 //! Loading the object: relocated (or taken from this boot's relocation cache), its maps
 //! created, every program verified and attached on a thread of its own.
 
-use crate::{pool, relocated, SensorError};
+use crate::{pool, relocated, variants, SensorError};
 use aya::maps::{Map, MapData, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
@@ -11,19 +11,16 @@ use std::collections::BTreeMap;
 /// The compiled BPF object, built by `scripts/build-ebpf.sh` from `bpf/*.c`.
 pub(crate) static EMBEDDED_OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/glasshouse.bpf.o");
 
-/// The programs of the object and the tracepoints they attach to.
-pub(crate) const HOOKS: &[(&str, &str)] = &[
-    ("gh_fork", "sched_process_fork"),
-    ("gh_exec", "sched_process_exec"),
-    ("gh_exit", "sched_process_exit"),
-    ("gh_sys_enter", "sys_enter"),
-    ("gh_sys_exit", "sys_exit"),
-    ("gh_tcp_state", "inet_sock_set_state"),
-    ("gh_sock_send", "sock_send_length"),
-    ("gh_sock_recv", "sock_recv_length"),
-    ("gh_uring_submit", "io_uring_submit_req"),
-    ("gh_uring_complete", "io_uring_complete"),
-];
+/// What the loader sets in the object before loading it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Globals {
+    /// Possible CPUs: one scratch area each.
+    pub(crate) cpus: usize,
+    /// `cfg_capture_argv`.
+    pub(crate) capture: bool,
+    /// `cfg_fault_f_path` (`SensorOptions::fault_f_path`).
+    pub(crate) fault_f_path: u32,
+}
 
 /// The programs a run has attached.
 pub(crate) enum Attached {
@@ -54,18 +51,18 @@ impl Kernel {
             .ok_or_else(|| SensorError::Load(format!("the object has no map {name:?}")))
     }
 
-    /// Loads the object and attaches its programs. `key` names the object's relocation for this
-    /// boot ([`relocated::cache_key`]).
+    /// Loads the object and attaches the programs `plan` chose. `key` names the object's
+    /// relocation for this boot ([`relocated::cache_key`]).
     pub(crate) fn load(
         object: &[u8],
         key: Option<&str>,
-        cpus: usize,
-        capture: bool,
+        plan: &variants::Plan,
+        globals: Globals,
     ) -> Result<Self, SensorError> {
         // The kernel's BTF names the tracepoints the programs attach to. aya's loader parses a
         // copy of its own when it is created; parse ours alongside it.
         let btf_parse = std::thread::spawn(Btf::from_sys_fs);
-        let load = |bytes: &[u8]| load_object(bytes, cpus as u32, capture.into());
+        let load = |bytes: &[u8]| load_object(bytes, globals);
 
         // An object relocated for this boot by an earlier run loads without relocating again.
         let cache = std::path::Path::new(relocated::CACHE_DIR);
@@ -105,30 +102,33 @@ impl Kernel {
         // load them side by side, one thread each.
         let mut programs: std::collections::HashMap<&str, &mut aya::programs::Program> =
             ebpf.programs_mut().collect();
-        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
-            let loading: Vec<_> = HOOKS
-                .iter()
-                .map(|(name, tracepoint)| {
-                    let program = programs.remove(name);
+        let results: BTreeMap<&str, Result<(), String>> = std::thread::scope(|scope| {
+            let loading: Vec<_> = plan
+                .loadable()
+                .map(|(name, variant)| {
+                    let program = programs.remove(variant.program);
                     let btf = &btf;
-                    scope.spawn(move || attach(program, name, tracepoint, btf))
+                    let (program_name, tracepoint) = (variant.program, variant.tracepoint);
+                    let attached =
+                        scope.spawn(move || attach(program, program_name, tracepoint, btf));
+                    (name, attached)
                 })
                 .collect();
             loading
                 .into_iter()
-                .map(|t| {
-                    t.join()
-                        .unwrap_or_else(|_| Err("the loader thread panicked".into()))
+                .map(|(name, t)| {
+                    let result = t
+                        .join()
+                        .unwrap_or_else(|_| Err("the loader thread panicked".into()));
+                    (name, result)
                 })
                 .collect()
         });
-        let hooks: Vec<HookStatus> = HOOKS
-            .iter()
-            .zip(results)
-            .map(|((_, tracepoint), result)| {
-                HookStatus::new(format!("tp_btf/{tracepoint}"), result.is_ok(), result.err())
-            })
-            .collect();
+        let hooks: Vec<HookStatus> = plan.statuses(|name| match results.get(name) {
+            Some(Ok(())) => None,
+            Some(Err(e)) => Some(e.clone()),
+            None => Some("not loaded".to_owned()),
+        });
         if cache_used && hooks.iter().any(|h| !h.attached) {
             // Not the cache's doing as far as anyone can tell, but the next run should not
             // have to wonder: it relocates afresh.
@@ -156,14 +156,16 @@ impl Kernel {
 
 /// Creates the maps of an already relocated object (nothing is left for aya to relocate, so
 /// it is given no kernel BTF).
-fn load_object(bytes: &[u8], cpus: u32, capture_argv: u32) -> Result<Ebpf, SensorError> {
+fn load_object(bytes: &[u8], globals: Globals) -> Result<Ebpf, SensorError> {
+    let capture_argv = u32::from(globals.capture);
     EbpfLoader::new()
         .btf(None)
         // aya has no type for task storage (the per-thread map); glasshouse reaches it with raw
         // bpf(2) calls.
         .allow_unsupported_maps()
-        .map_max_entries("scratch", cpus)
+        .map_max_entries("scratch", globals.cpus as u32)
         .override_global("cfg_capture_argv", &capture_argv, true)
+        .override_global("cfg_fault_f_path", &globals.fault_f_path, true)
         .load(bytes)
         .map_err(|e| {
             let detail = error_chain(&e);

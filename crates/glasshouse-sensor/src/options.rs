@@ -61,6 +61,11 @@ pub struct SensorOptions {
     /// Whether loaded programs are kept for later runs (`GLASSHOUSE_KEEP_PROGRAMS`, on unless
     /// `0`).
     pub keep_programs: bool,
+    /// Bytes added to the offset at which opened files' `f_path` is read: a deliberately wrong
+    /// offset, for the test that proves the self-check catches one. Always 0 otherwise; a
+    /// non-zero value is never kept for later runs.
+    #[doc(hidden)]
+    pub fault_f_path: u32,
 }
 
 impl SensorOptions {
@@ -73,6 +78,7 @@ impl SensorOptions {
             bpf_dir: std::env::var_os("GLASSHOUSE_BPF_DIR").map(PathBuf::from),
             argv: ArgvSetting::parse(argv.as_deref())?,
             keep_programs: parse_keep_programs(keep.as_deref())?,
+            fault_f_path: 0,
         })
     }
 }

@@ -141,7 +141,8 @@ fn probe(threads_fd: RawFd, entry: &[u8]) -> Result<u32, String> {
     }
     drop(go_write);
     let pid = nix::unistd::Pid::from_raw(child);
-    let status = nix::sys::wait::waitpid(pid, None).map_err(|e| format!("waiting for the probe: {e}"))?;
+    let status =
+        nix::sys::wait::waitpid(pid, None).map_err(|e| format!("waiting for the probe: {e}"))?;
     registered.map_err(|e| format!("the probe could not be followed: {e}"))?;
     match status {
         nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(child as u32),
@@ -157,7 +158,7 @@ fn register(threads_fd: RawFd, pid: libc::pid_t, entry: &[u8]) -> std::io::Resul
         return Err(std::io::Error::last_os_error());
     }
     let pidfd = pidfd as i32;
-    let result = crate::map_update(threads_fd, &pidfd, entry);
+    let result = crate::track::map_update(threads_fd, &pidfd, entry);
     // SAFETY: pidfd is a descriptor this function opened and nothing else uses.
     unsafe { libc::close(pidfd) };
     result

@@ -42,7 +42,7 @@ pub(crate) fn track_process(
 }
 
 /// One BPF_MAP_UPDATE_ELEM through the raw system call (async-signal-safe).
-fn map_update<K, V: ?Sized>(map_fd: RawFd, key: &K, value: &V) -> std::io::Result<()> {
+pub(crate) fn map_update<K, V: ?Sized>(map_fd: RawFd, key: &K, value: &V) -> std::io::Result<()> {
     #[repr(C)]
     struct MapUpdateAttr {
         map_fd: u32,

@@ -116,16 +116,31 @@ pub(crate) const HOOKS: &[Hook] = &[
 
 /// The hooks without which the sensor cannot follow a tree at all: a kernel lacking one is
 /// below the minimum.
-const ESSENTIAL: &[&str] = &["gh_fork", "gh_exec", "gh_exit", "gh_sys_enter", "gh_sys_exit"];
+const ESSENTIAL: &[&str] = &[
+    "gh_fork",
+    "gh_exec",
+    "gh_exit",
+    "gh_sys_enter",
+    "gh_sys_exit",
+];
 
 /// BPF features the programs need, as the kernel's BTF names them, with what they are. Together
 /// they set the oldest kernel glasshouse starts on: 5.17 (`bpf_loop`).
 const FEATURES: &[(&str, &str)] = &[
     ("BPF_MAP_TYPE_RINGBUF", "the BPF ring buffer (Linux 5.8)"),
-    ("BPF_FUNC_ringbuf_query", "the bpf_ringbuf_query helper (Linux 5.8)"),
+    (
+        "BPF_FUNC_ringbuf_query",
+        "the bpf_ringbuf_query helper (Linux 5.8)",
+    ),
     ("BPF_MAP_TYPE_TASK_STORAGE", "BPF task storage (Linux 5.11)"),
-    ("BPF_FUNC_task_storage_get", "the bpf_task_storage_get helper (Linux 5.11)"),
-    ("BPF_FUNC_get_current_task_btf", "the bpf_get_current_task_btf helper (Linux 5.11)"),
+    (
+        "BPF_FUNC_task_storage_get",
+        "the bpf_task_storage_get helper (Linux 5.11)",
+    ),
+    (
+        "BPF_FUNC_get_current_task_btf",
+        "the bpf_get_current_task_btf helper (Linux 5.11)",
+    ),
     ("BPF_FUNC_loop", "the bpf_loop helper (Linux 5.17)"),
 ];
 
@@ -187,7 +202,9 @@ impl Plan {
         for (hook, choice) in &self.choices {
             match choice {
                 Choice::Load(v) => text.push_str(&format!("{} {}\n", hook.name, v.program)),
-                Choice::Absent(why) => text.push_str(&format!("{} - {}\n", hook.name, why.replace('\n', " "))),
+                Choice::Absent(why) => {
+                    text.push_str(&format!("{} - {}\n", hook.name, why.replace('\n', " ")))
+                }
             }
         }
         if let Some(missing) = &self.missing {
@@ -220,10 +237,12 @@ impl Plan {
 
     /// The hooks to load: (pin name, program, tracepoint).
     pub(crate) fn loadable(&self) -> impl Iterator<Item = (&'static str, &'static Variant)> + '_ {
-        self.choices.iter().filter_map(|(hook, choice)| match choice {
-            Choice::Load(v) => Some((hook.name, *v)),
-            Choice::Absent(_) => None,
-        })
+        self.choices
+            .iter()
+            .filter_map(|(hook, choice)| match choice {
+                Choice::Load(v) => Some((hook.name, *v)),
+                Choice::Absent(_) => None,
+            })
     }
 }
 
@@ -338,10 +357,13 @@ mod tests {
     ];
 
     fn program_of(plan: &Plan, hook: &str) -> Option<&'static str> {
-        plan.choices.iter().find(|(h, _)| h.name == hook).and_then(|(_, c)| match c {
-            Choice::Load(v) => Some(v.program),
-            Choice::Absent(_) => None,
-        })
+        plan.choices
+            .iter()
+            .find(|(h, _)| h.name == hook)
+            .and_then(|(_, c)| match c {
+                Choice::Load(v) => Some(v.program),
+                Choice::Absent(_) => None,
+            })
     }
 
     /// The signatures of Debian's 6.1 kernel, as its BTF states them.
@@ -354,11 +376,20 @@ mod tests {
         let plan = Plan::choose(&facts(&tps, &[]));
         assert_eq!(plan.missing, None);
         assert_eq!(program_of(&plan, "gh_exit"), Some("gh_exit_v1"));
-        assert_eq!(program_of(&plan, "gh_uring_submit"), Some("gh_uring_submit_sqe"));
-        assert_eq!(program_of(&plan, "gh_uring_complete"), Some("gh_uring_complete_v1"));
+        assert_eq!(
+            program_of(&plan, "gh_uring_submit"),
+            Some("gh_uring_submit_sqe")
+        );
+        assert_eq!(
+            program_of(&plan, "gh_uring_complete"),
+            Some("gh_uring_complete_v1")
+        );
         assert_eq!(program_of(&plan, "gh_sock_send"), None);
         let text = plan.to_text();
-        assert!(text.contains("gh_sock_send - this kernel has no tracepoint sock_send_length\n"), "{text}");
+        assert!(
+            text.contains("gh_sock_send - this kernel has no tracepoint sock_send_length\n"),
+            "{text}"
+        );
         assert_eq!(Plan::from_text(&text), Some(plan));
     }
 
@@ -373,8 +404,14 @@ mod tests {
         tps.push(("sock_recv_length", &[Ptr, Int, Int]));
         let plan = Plan::choose(&facts(&tps, &[]));
         assert_eq!(program_of(&plan, "gh_exit"), Some("gh_exit_v1"));
-        assert_eq!(program_of(&plan, "gh_uring_submit"), Some("gh_uring_submit"));
-        assert_eq!(program_of(&plan, "gh_uring_complete"), Some("gh_uring_complete_v1"));
+        assert_eq!(
+            program_of(&plan, "gh_uring_submit"),
+            Some("gh_uring_submit")
+        );
+        assert_eq!(
+            program_of(&plan, "gh_uring_complete"),
+            Some("gh_uring_complete_v1")
+        );
         assert_eq!(program_of(&plan, "gh_sock_recv"), Some("gh_sock_recv"));
         assert_eq!(plan.loadable().count(), HOOKS.len());
     }
@@ -385,8 +422,15 @@ mod tests {
         tps.push(("sched_process_exit", &[Ptr, Int]));
         tps.push(("io_uring_complete", &[Ptr, Int]));
         let plan = Plan::choose(&facts(&tps, &[]));
-        let (_, choice) = &plan.choices.iter().find(|(h, _)| h.name == "gh_uring_complete").unwrap();
-        assert!(matches!(choice, Choice::Absent(why) if why.contains("signature")), "{choice:?}");
+        let (_, choice) = &plan
+            .choices
+            .iter()
+            .find(|(h, _)| h.name == "gh_uring_complete")
+            .unwrap();
+        assert!(
+            matches!(choice, Choice::Absent(why) if why.contains("signature")),
+            "{choice:?}"
+        );
     }
 
     #[test]
@@ -394,9 +438,15 @@ mod tests {
         let mut tps = COMMON.to_vec();
         tps.push(("sched_process_exit", &[Ptr]));
         let plan = Plan::choose(&facts(&tps, &["BPF_FUNC_loop"]));
-        assert_eq!(plan.missing.as_deref(), Some("the bpf_loop helper (Linux 5.17)"));
+        assert_eq!(
+            plan.missing.as_deref(),
+            Some("the bpf_loop helper (Linux 5.17)")
+        );
         let plan = Plan::choose(&facts(&COMMON[..4], &[]));
-        assert_eq!(plan.missing.as_deref(), Some("this kernel has no tracepoint sched_process_exit"));
+        assert_eq!(
+            plan.missing.as_deref(),
+            Some("this kernel has no tracepoint sched_process_exit")
+        );
         assert_eq!(Plan::from_text(&plan.to_text()), Some(plan));
     }
 

@@ -11,7 +11,8 @@ fn options(fault_f_path: u32) -> SensorOptions {
 }
 
 fn self_check_notes(fault_f_path: u32) -> (bool, Vec<String>) {
-    let sensor = Sensor::start(&options(fault_f_path), std::process::id()).expect("the sensor starts");
+    let sensor =
+        Sensor::start(&options(fault_f_path), std::process::id()).expect("the sensor starts");
     let coverage = sensor.finish(None, &[], 0).coverage;
     let notes = coverage
         .notes
@@ -26,7 +27,10 @@ fn self_check_notes(fault_f_path: u32) -> (bool, Vec<String>) {
 fn the_self_check_passes_on_this_kernel() {
     let (complete, notes) = self_check_notes(0);
     assert_eq!(notes, Vec::<String>::new());
-    assert!(complete, "nothing ran, nothing was lost: the receipt is complete");
+    assert!(
+        complete,
+        "nothing ran, nothing was lost: the receipt is complete"
+    );
 }
 
 #[test]
@@ -35,7 +39,8 @@ fn a_wrong_offset_is_caught_by_the_self_check() {
     assert!(!complete, "a wrong offset must make the receipt incomplete");
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(
-        notes[0].contains("/proc/sys/kernel/osrelease") && notes[0].contains("may be wrong or missing"),
+        notes[0].contains("/proc/sys/kernel/osrelease")
+            && notes[0].contains("may be wrong or missing"),
         "{}",
         notes[0]
     );

@@ -173,7 +173,12 @@ impl Sensor {
 
         let key = relocated::cache_key(&object);
         // Which program serves each hook on this kernel; below the minimum, nothing is loaded.
-        let plan = variants::for_this_boot(key.as_deref()).map_err(SensorError::Load)?;
+        let plan = match &options.kernel_btf {
+            // The minimum-kernel test's stand-in for an older kernel: never cached.
+            Some(btf) => variants::Plan::for_kernel(btf),
+            None => variants::for_this_boot(key.as_deref()),
+        }
+        .map_err(SensorError::Load)?;
         if let Some(missing) = &plan.missing {
             return Err(SensorError::Unsupported(missing.clone()));
         }

@@ -66,6 +66,10 @@ pub struct SensorOptions {
     /// non-zero value is never kept for later runs.
     #[doc(hidden)]
     pub fault_f_path: u32,
+    /// BTF to choose programs and check the minimum by, instead of the running kernel's: for
+    /// the test that proves a kernel below the minimum is refused. Always `None` otherwise.
+    #[doc(hidden)]
+    pub kernel_btf: Option<PathBuf>,
 }
 
 impl SensorOptions {
@@ -79,6 +83,7 @@ impl SensorOptions {
             argv: ArgvSetting::parse(argv.as_deref())?,
             keep_programs: parse_keep_programs(keep.as_deref())?,
             fault_f_path: 0,
+            kernel_btf: None,
         })
     }
 }

@@ -182,10 +182,9 @@ impl Plan {
         Self { choices, missing }
     }
 
-    /// Reads the running kernel's BTF and chooses.
-    pub(crate) fn for_running_kernel() -> Result<Self, String> {
-        let data = std::fs::read(kernel_btf::KERNEL_BTF)
-            .map_err(|e| format!("reading {}: {e}", kernel_btf::KERNEL_BTF))?;
+    /// Reads a kernel's BTF (the running kernel's at [`kernel_btf::KERNEL_BTF`]) and chooses.
+    pub(crate) fn for_kernel(btf: &std::path::Path) -> Result<Self, String> {
+        let data = std::fs::read(btf).map_err(|e| format!("reading {}: {e}", btf.display()))?;
         let tracepoints: Vec<&str> = HOOKS
             .iter()
             .flat_map(|h| h.variants.iter().map(|v| v.tracepoint))
@@ -284,6 +283,7 @@ impl Plan {
 /// The plan for this boot of this kernel: the one kept beside the relocated object named
 /// `key`, or one chosen now from the kernel's BTF (and kept).
 pub(crate) fn for_this_boot(key: Option<&str>) -> Result<Plan, String> {
+    let running = std::path::Path::new(kernel_btf::KERNEL_BTF);
     let dir = std::path::Path::new(relocated::CACHE_DIR);
     let plan_key = key.map(|k| {
         let digest = k.trim_start_matches("core-").trim_end_matches(".o");
@@ -295,7 +295,7 @@ pub(crate) fn for_this_boot(key: Option<&str>) -> Result<Plan, String> {
             return Ok(plan);
         }
     }
-    let plan = Plan::for_running_kernel()?;
+    let plan = Plan::for_kernel(running)?;
     if let Some(plan_key) = &plan_key {
         relocated::store(dir, plan_key, plan.to_text().as_bytes());
     }
@@ -460,7 +460,8 @@ mod tests {
     /// On the kernel these tests run on, every program of the object must be loadable.
     #[test]
     fn the_running_kernel_needs_no_missing_feature() {
-        let plan = Plan::for_running_kernel().expect("read BTF");
+        let plan =
+            Plan::for_kernel(std::path::Path::new(kernel_btf::KERNEL_BTF)).expect("read BTF");
         assert_eq!(plan.missing, None, "{}", plan.to_text());
     }
 }

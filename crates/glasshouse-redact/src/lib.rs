@@ -242,3 +242,5 @@ fn tilde(text: &[u8], home: &[u8]) -> (Vec<u8>, u64) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod walk_tests;

@@ -8,8 +8,9 @@
 //! - `tmp.` followed by 6 or more of `[A-Za-z0-9]`: mktemp(1) (`tmp.Xq3ZbT9aPc`);
 //! - `.tmp` followed by 6 or more of `[A-Za-z0-9]`: Rust's `tempfile` (`.tmpA1b2C3`);
 //! - `.receipt-*.tmp` and `.glasshouse-probe-*`: glasshouse's own temporary files;
-//! - right under `/tmp`, `/var/tmp` or `/dev/shm`: a name ending in `-` or `_` and then 8 of
-//!   `[a-z0-9_]`: Python's `mkdtemp`/`mkstemp` with a prefix (`/tmp/glasshouse-demo-k3j_x9ab`);
+//! - right under `/tmp`, `/var/tmp` or `/dev/shm`: 8 of `[a-z0-9_]`, alone or after a prefix
+//!   ending in `-` or `_`: Python's `tempfile` probing the directory (`/tmp/bu1c5c7t`) and its
+//!   `mkdtemp`/`mkstemp` with a prefix (`/tmp/glasshouse-demo-k3j_x9ab`);
 //! - all digits, right after `/proc/`: a process's directory (`/proc/4242/status`).
 
 use std::borrow::Cow;
@@ -45,15 +46,15 @@ pub fn normalize_path(path: &str) -> Cow<'_, str> {
     }
 }
 
-/// `PREFIX-xxxxxxxx` or `PREFIX_xxxxxxxx`: a non-empty prefix, then Python's 8 random characters.
+/// `xxxxxxxx`, `PREFIX-xxxxxxxx` or `PREFIX_xxxxxxxx`: Python's 8 random characters, alone (the
+/// file `tempfile` creates to probe that the directory is writable) or after a prefix.
 fn prefixed_python_name(component: &str) -> bool {
     let bytes = component.as_bytes();
     let Some(split) = bytes.len().checked_sub(8) else {
         return false;
     };
     let random = &bytes[split..];
-    split >= 2
-        && matches!(bytes[split - 1], b'-' | b'_')
+    (split == 0 || split >= 2 && matches!(bytes[split - 1], b'-' | b'_'))
         && random
             .iter()
             .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
@@ -107,6 +108,8 @@ mod tests {
                 "/home/ada/glasshouse-demo-k3j_x9ab",
             ),
             ("/tmp/my-project", "/tmp/my-project"),
+            ("/tmp/bu1c5c7t", "/tmp/*"),
+            ("/tmp/-abcdefgh", "/tmp/-abcdefgh"),
             ("/proc/self/status", "/proc/self/status"),
             ("/usr/lib/tmpfiles.d/x.conf", "/usr/lib/tmpfiles.d/x.conf"),
             ("/home/ada/src/main.rs", "/home/ada/src/main.rs"),

@@ -19,7 +19,7 @@ Compared: executables, files read / written / deleted, network destinations (pro
 destination, result), failed operations, policy violations, how the command ended, sensor
 coverage, and counts that changed by at least 2x and by at least 100. Ignored: ids, times,
 pids, and temporary-file names (Python's tmpXXXXXXXX, mktemp's tmp.XXXXXXXXXX, Rust's
-.tmpXXXXXX, PREFIX-xxxxxxxx right under /tmp, /proc/PID; see docs/diff.md). `+` is only in NEW,
+.tmpXXXXXX, [PREFIX-]xxxxxxxx right under /tmp, /proc/PID; see docs/diff.md). `+` is only in NEW,
 `-` only in OLD.
 
 Exit status: 0 the runs match, 1 they differ, 2 bad input.

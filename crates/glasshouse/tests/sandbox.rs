@@ -478,3 +478,62 @@ fn bad_flag_combinations_are_refused_before_anything_runs() {
         assert!(!dir.path().join("ran").exists(), "{args:?} ran the command");
     }
 }
+
+#[test]
+fn rw_and_ro_adjust_the_writable_set_and_host_network_reaches_the_hosts_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("frozen")).unwrap();
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "before\n").unwrap();
+    let (port, server) = http_server(1, "host network");
+    let frozen = common::canonical(&dir.path().join("frozen"));
+    let script = format!(
+        "touch frozen/x; echo frozen=$?; echo after >> {file}; echo file=$?; \
+         curl -sS http://127.0.0.1:{port}/",
+        file = outside.path().display()
+    );
+    let (out, r) = run_ns(
+        dir.path(),
+        &[
+            "--network",
+            "host",
+            "--ro",
+            frozen.to_str().unwrap(),
+            "--rw",
+            outside.path().to_str().unwrap(),
+        ],
+        &script,
+    );
+    let text = stdout(&out);
+    assert!(text.contains("frozen=1"), "{text}");
+    assert!(text.contains("file=0"), "{text}");
+    assert!(text.ends_with("host network"), "{text}");
+    assert_eq!(server.join().unwrap(), ["GET / HTTP/1.1"]);
+    assert_eq!(
+        std::fs::read_to_string(outside.path()).unwrap(),
+        "before\nafter\n"
+    );
+    assert!(!frozen.join("x").exists());
+    let x = frozen.join("x");
+    assert!(
+        failed(&r)
+            .iter()
+            .any(|f| f["target"] == x.to_str().unwrap() && f["error"] == "EROFS"),
+        "{:#?}",
+        failed(&r)
+    );
+    let sandbox = &r["environment"]["sandbox"];
+    assert_eq!(sandbox["network"], "host");
+    assert_eq!(sandbox["read_only"][0], frozen.to_str().unwrap());
+    let outside_path = common::canonical(outside.path());
+    assert!(sandbox["writable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w == outside_path.to_str().unwrap()));
+    assert!(!r["execution"]["isolation"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .any(|p| p == "net"));
+}

@@ -55,8 +55,14 @@ pub(crate) fn prepare(writable: &[&Path]) -> Result<Option<Prepared>, String> {
     for path in writable {
         let fd = PathFd::new(path)
             .map_err(|e| format!("cannot open {} for Landlock: {e}", path.display()))?;
+        // A rule on a file may only grant what applies to files.
+        let granted = if path.is_dir() {
+            rights
+        } else {
+            rights & AccessFs::from_file(HANDLED)
+        };
         ruleset = ruleset
-            .add_rule(PathBeneath::new(fd, rights))
+            .add_rule(PathBeneath::new(fd, granted))
             .map_err(|e| format!("cannot add a Landlock rule for {}: {e}", path.display()))?;
     }
     let fd: Option<OwnedFd> = ruleset.into();

@@ -24,6 +24,7 @@
 
 pub mod assemble;
 pub mod check;
+pub mod guard;
 pub mod hooks;
 mod plain;
 pub mod supervise;
@@ -230,11 +231,18 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     let signals = supervise::SignalForwarder::install()?;
 
     hooks.stage(Stage::Spawn);
+    // Nothing of the tree may outlive glasshouse unobserved (see guard.rs); and glasshouse's
+    // memory and descriptors stay out of reach of same-user processes (/proc/PID/fd, ptrace).
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let guard = guard::Guard::start();
+    let mut before_exec: Vec<glasshouse_backend::BeforeExecHook> = Vec::new();
+    before_exec.extend(guard.join_hook());
+    before_exec.push(guard::death_signal_hook());
     let spec = CommandSpec {
         program: plan.command[0].clone(),
         args: plan.command[1..].to_vec(),
         capture_output: true,
-        before_exec: Vec::new(),
+        before_exec,
         tracker: Some(Box::new(supervise::SensorTracker(sensor.registration()))),
     };
     let supervised = supervise::supervise(backend.as_mut(), spec, signals, &sensor, plan, hooks)?;

@@ -17,6 +17,10 @@ pub const NOT_FOUND: i32 = 127;
 /// See [`NOT_FOUND`].
 pub const NOT_EXECUTABLE: i32 = 126;
 
+/// The status recorded when waiting for the command failed (its own is unknown); the receipt's
+/// `outcome.error` says why. The binary's set-up error code.
+pub const WAIT_FAILED: i32 = 125;
+
 /// How long the output tees may take to reach end of file after the tree ended (a process
 /// outside the tree may hold the pipe open).
 const TEE_DEADLINE: Duration = Duration::from_secs(2);
@@ -28,7 +32,7 @@ pub(crate) struct Supervised {
     pub root_pid: Option<u32>,
     /// How it ended (127/126 when it could not start).
     pub termination: Termination,
-    /// Why it could not start, if it did not.
+    /// Why it could not start, or why waiting for it failed.
     pub spawn_error: Option<String>,
     /// From spawn to the command's end.
     pub duration: Duration,
@@ -93,11 +97,15 @@ pub(crate) fn supervise(
     let ended = linger(sensor, plan.linger);
     let linger_ms = linger_started.elapsed().as_millis() as u64;
     let forwarded = forwarding.close();
-    let termination = termination.map_err(|e| RunError::Refused(e.to_string()))?;
+    // The command ran: an error while waiting for it still gives a receipt, with the error.
+    let (termination, wait_error) = match termination {
+        Ok(t) => (t, None),
+        Err(e) => (Termination::Exited(WAIT_FAILED), Some(e.to_string())),
+    };
     Ok(Supervised {
         root_pid: Some(child.pid),
         termination,
-        spawn_error: None,
+        spawn_error: wait_error,
         duration,
         ended,
         linger_ms,
@@ -126,9 +134,17 @@ fn linger(sensor: &Sensor, linger: Duration) -> Vec<u32> {
         reap_orphans();
         std::thread::sleep(Duration::from_millis(20));
     }
-    let left = sensor.live_processes();
-    for pid in &left {
-        let _ = ChildControl::open(*pid).signal(libc::SIGKILL);
+    let listed = sensor.live_processes();
+    // A pid read from `tracked` may have exited and been reused since: a pidfd opened now
+    // names whoever holds the pid now, so membership is checked again after opening it. The
+    // kernel removes a process from `tracked` before its pid can be reused, so a pid still
+    // tracked after its pidfd was opened names a process of the tree.
+    let controls: Vec<ChildControl> = listed.iter().map(|pid| ChildControl::open(*pid)).collect();
+    let still = sensor.live_processes();
+    let mut left = Vec::new();
+    for control in controls.iter().filter(|c| still.contains(&c.pid())) {
+        let _ = control.signal(libc::SIGKILL);
+        left.push(control.pid());
     }
     // SIGKILL is not instant: give the kernel a moment to report the exits.
     let kill_deadline = Instant::now() + Duration::from_secs(2);

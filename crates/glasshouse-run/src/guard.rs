@@ -2,10 +2,12 @@
 //! tree dies with it instead of running on unobserved.
 //!
 //! Two mechanisms, each enough for its part:
-//! - the command joins a cgroup of its own (cgroup v2, `glasshouse/run-PID-N` under the first
-//!   cgroup2 mount), which every descendant inherits; a small guard process, forked from
-//!   glasshouse before the command, waits for glasshouse's end (end of file on a pipe only
-//!   glasshouse holds) and then kills the cgroup (`cgroup.kill`) and removes it;
+//! - glasshouse moves itself into a cgroup of its own (cgroup v2, `glasshouse/run-PID-N` under
+//!   the first cgroup2 mount) just before it spawns the command, which every descendant then
+//!   inherits (glasshouse joins rather than the child, so that the join is not among the
+//!   command's recorded actions); a small guard process, forked just before, outside it, waits
+//!   for glasshouse's end (end of file on a pipe whose other end glasshouse keeps open until it
+//!   exits) and then kills the cgroup (`cgroup.kill`, by then glasshouse has exited) and removes it;
 //! - the command itself gets `PR_SET_PDEATHSIG` = SIGKILL (set after any change of user, which
 //!   clears it), in case no cgroup could be made.
 //!
@@ -18,61 +20,34 @@ use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
-/// A run's cgroup and the guard that kills it when glasshouse ends.
+/// A run's cgroup, killed by the guard when glasshouse ends.
 pub struct Guard {
     cgroup: Option<PathBuf>,
-    /// Held until glasshouse exits: its closing is the guard's signal.
-    _alive: Option<OwnedFd>,
 }
 
 impl Guard {
-    /// Makes the run's cgroup and forks the guard. Without cgroup v2 (or when it refuses),
-    /// there is no cgroup and only the command's death signal remains.
+    /// Makes the run's cgroup, forks the guard and moves glasshouse into the cgroup. Without
+    /// cgroup v2 (or when it refuses) there is no cgroup, and only the command's death signal
+    /// remains.
     pub fn start() -> Self {
-        let Some(cgroup) = make_cgroup() else {
-            return Self {
-                cgroup: None,
-                _alive: None,
+        let cgroup = make_cgroup().and_then(|dir| {
+            let Some(alive) = fork_guard(&dir) else {
+                let _ = std::fs::remove_dir(&dir);
+                return None;
             };
-        };
-        match fork_guard(&cgroup) {
-            Some(alive) => Self {
-                cgroup: Some(cgroup),
-                _alive: Some(alive),
-            },
-            None => {
-                let _ = std::fs::remove_dir(&cgroup);
-                Self {
-                    cgroup: None,
-                    _alive: None,
-                }
-            }
-        }
+            // Kept open until glasshouse exits, whichever way: its closing is the guard's
+            // signal, so it is never closed by hand.
+            std::mem::forget(alive);
+            std::fs::write(dir.join("cgroup.procs"), "0")
+                .ok()
+                .map(|()| dir)
+        });
+        Self { cgroup }
     }
 
     /// The run's cgroup, when there is one.
     pub fn cgroup(&self) -> Option<&Path> {
         self.cgroup.as_deref()
-    }
-
-    /// Hooks for the child, run before exec: join the run's cgroup (before anything else, so
-    /// that every descendant is in it).
-    pub fn join_hook(&self) -> Option<BeforeExecHook> {
-        let procs = self.cgroup.as_ref()?.join("cgroup.procs");
-        let procs = CString::new(procs.as_os_str().as_bytes()).ok()?;
-        Some(Box::new(move || {
-            // SAFETY: open/write/close on a NUL-terminated path prepared before fork: raw
-            // system calls, async-signal-safe as a pre-exec hook must be.
-            unsafe {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd >= 0 {
-                    libc::write(fd, b"0".as_ptr().cast(), 1);
-                    libc::close(fd);
-                }
-            }
-            // Not joining is not fatal: the death signal still ends the command.
-            Ok(())
-        }))
     }
 }
 

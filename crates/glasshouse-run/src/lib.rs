@@ -234,10 +234,8 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     // Nothing of the tree may outlive glasshouse unobserved (see guard.rs); and glasshouse's
     // memory and descriptors stay out of reach of same-user processes (/proc/PID/fd, ptrace).
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
-    let guard = guard::Guard::start();
-    let mut before_exec: Vec<glasshouse_backend::BeforeExecHook> = Vec::new();
-    before_exec.extend(guard.join_hook());
-    before_exec.push(guard::death_signal_hook());
+    let _guard = guard::Guard::start();
+    let before_exec = vec![guard::death_signal_hook()];
     let spec = CommandSpec {
         program: plan.command[0].clone(),
         args: plan.command[1..].to_vec(),

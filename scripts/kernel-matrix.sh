@@ -378,6 +378,12 @@ for run in "${runs[@]}"; do
     for t in ${selected[$s]}; do
       line=$(grep -s -m1 "^KM-RESULT [a-zA-Z]* $s::$t " "$run/results.txt" || true)
       read -r _ result _ secs <<<"$line"
+      if [[ -z $line ]]; then # no timed line (other output broke it): libtest's own log
+        line=$(grep -s -m1 "^KM-OUTCOME [a-z]* $s::$t\$" "$run/results.txt" || true)
+        read -r _ result _ <<<"$line"
+        secs="-"
+        [[ ${result:-} == failed ]] && result=FAILED
+      fi
       case ${result:-} in
         ok) verdict=PASS ;;
         ignored) verdict=SKIP ;;

@@ -6,6 +6,8 @@
 #   KM-INFO <text>                       facts about the guest
 #   KM-LOG <suite> <line>                the test binary's own output, verbatim
 #   KM-RESULT <ok|FAILED|ignored> <suite>::<test> <seconds>
+#   KM-OUTCOME <ok|failed|ignored> <suite>::<test>   libtest's own log, after the suite: the
+#                                        fallback for a result line that other output broke
 #   KM-SUITE-END <suite> <exit status>
 #   KM-DONE
 # The plan (a shell fragment the host wrote before boot) sets KM_CWD, KM_SUITES ("suite=path"
@@ -47,9 +49,13 @@ for entry in $KM_SUITES; do
   # One test at a time: each result line then closes that test, and its time is the time since
   # the previous line (the first one also carries the start and the testers' compilation).
   # shellcheck disable=SC2086 # the filter is a list of words, written by the host
-  { "$bin" --test-threads=1 $filter 2>&1; echo "KM-EXIT $?"; } | while IFS= read -r line; do
+  logfile=/tmp/km-outcomes-$suite
+  { "$bin" --test-threads=1 --logfile "$logfile" $filter 2>&1; echo "KM-EXIT $?"; } | while IFS= read -r line; do
     case $line in
       "KM-EXIT "*)
+        while read -r outcome name; do
+          report "KM-OUTCOME $outcome $suite::$name"
+        done <"$logfile"
         report "KM-SUITE-END $suite ${line#KM-EXIT }"
         continue
         ;;

@@ -22,6 +22,7 @@ Runs the sensor's ground-truth tests inside Debian's packaged kernels under qemu
                       (default: 6.1 and 6.12)
   -t, --test NAME     run only tests whose name contains NAME (libtest filter); repeatable
       --exact         NAME must be a test's whole name
+      --skip NAME     leave out tests whose name contains NAME (libtest --skip); repeatable
       --full          every test of the suites (default: the named subset CI runs, see below)
   -s, --suite LIST    comma-separated test binaries of crates/glasshouse/tests
                       (default: sensor,net_uring,kept)
@@ -67,7 +68,7 @@ SUBSET=(
   kept::programs_loaded_for_one_run_record_the_same
 )
 
-kernels=() tests=() prebuilt=() exact=0 full=0 suites=sensor,net_uring,kept worktree=$(cd "$here/.." && pwd)
+kernels=() tests=() skips=() prebuilt=() exact=0 full=0 suites=sensor,net_uring,kept worktree=$(cd "$here/.." && pwd)
 expect="" out="" cache=${HOME:-/root}/.cache/glasshouse/kernel-matrix memory=3072 cpus=2
 timeout_min=90 list_only=0 jobs=1 accel=tcg update_expect=0
 die() { echo "kernel-matrix: $*" >&2; exit 3; }
@@ -77,6 +78,7 @@ while (($#)); do
     -k | --kernel) kernels+=("${2:?}"); shift ;;
     -t | --test) tests+=("${2:?}"); shift ;;
     --exact) exact=1 ;;
+    --skip) skips+=(--skip "${2:?}"); shift ;;
     --full) full=1 ;;
     -s | --suite) suites=${2:?}; shift ;;
     -w | --worktree) worktree=$(cd "${2:?}" && pwd) || bad_usage "no worktree $2"; shift ;;
@@ -145,6 +147,7 @@ for s in "${suite_list[@]}"; do
     ((${#args[@]})) || { filter[$s]=""; selected[$s]=""; continue; }
     args+=(--exact)
   fi
+  args+=("${skips[@]}")
   names=$("${bin[$s]}" --list --format terse "${args[@]}" | sed -n 's/: test$//p')
   if [[ -z $names ]]; then
     selected[$s]=""
@@ -269,6 +272,9 @@ plan_text() {
     printf 'KM_FILTER_%s=%q\n' "$s" "${filter[$s]}"
   done
   printf 'KM_SUITES=%q\n' "$words"
+  # The glasshouse binary the tests run (CARGO_BIN_EXE_glasshouse): beside deps/ of a test binary.
+  local first=${words%% *}
+  printf 'KM_WARMUP=%q\n' "$(dirname "$(dirname "${first#*=}")")/glasshouse"
 }
 
 prepare_kernel() { # kernel argument -> prints the run directory, with plan and initramfs

@@ -105,3 +105,38 @@ impl LoadedPolicy {
         self.policy.evaluate(receipt).record_in(receipt)
     }
 }
+
+/// Environment variables that change what glasshouse loads into the kernel.
+const LOAD_OVERRIDES: [&str; 1] = ["GLASSHOUSE_BPF_DIR"];
+
+/// Whether glasshouse runs with privileges its caller does not have: file capabilities or a
+/// set-id bit (the kernel's AT_SECURE, which secure_getenv(3) obeys), or effective ids other
+/// than the real ones.
+pub fn runs_privileged_for_another() -> bool {
+    // SAFETY: getauxval reads the process's auxiliary vector; getuid & co. cannot fail.
+    let (secure, uid, euid, gid, egid) = unsafe {
+        (
+            libc::getauxval(libc::AT_SECURE),
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    };
+    secure != 0 || uid != euid || gid != egid
+}
+
+/// Refuses the overrides that change what is loaded (as secure_getenv would) when glasshouse
+/// holds privileges its caller does not: with them, a caller's BPF object would be loaded
+/// with capabilities the caller was never given.
+pub(crate) fn refuse_privileged_overrides() -> Result<(), RunError> {
+    if !runs_privileged_for_another() {
+        return Ok(());
+    }
+    match LOAD_OVERRIDES.iter().find(|v| std::env::var_os(v).is_some()) {
+        Some(var) => Err(RunError::Refused(format!(
+            "{var} is refused: this glasshouse runs with file capabilities or set-id privileges its caller does not have, and it would load a BPF object of the caller's choosing with them; unset {var}, or run glasshouse as root (sudo) to use it"
+        ))),
+        None => Ok(()),
+    }
+}

@@ -221,6 +221,7 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     }
 
     hooks.stage(Stage::Attach);
+    check::refuse_privileged_overrides()?;
     let sensor_options = SensorOptions::from_env().map_err(|e| RunError::Refused(e.to_string()))?;
     let sensor = Sensor::start(&sensor_options, std::process::id())
         .map_err(|e| RunError::SensorUnavailable(e.to_string()))?;

@@ -117,6 +117,26 @@ fn reset_signals() {
     }
 }
 
+/// Closes every descriptor above stderr except `keep` (a forked copy of glasshouse holds all of
+/// glasshouse's: its BPF programs, maps and links must not stay reachable or attached here).
+fn close_all_but(keep: [RawFd; 5]) {
+    let mut keep = keep;
+    keep.sort_unstable();
+    let mut from: libc::c_uint = 3;
+    for fd in keep {
+        if fd < from as RawFd {
+            continue;
+        }
+        if fd as libc::c_uint > from {
+            // SAFETY: close_range closes descriptors of this process only.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd as libc::c_uint - 1, 0) };
+        }
+        from = fd as libc::c_uint + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, libc::c_uint::MAX, 0) };
+}
+
 /// The sandbox's pid 1. Never returns.
 pub(crate) fn init_main(plan: &ChildPlan<'_>) -> ! {
     // SAFETY: prctl with constant arguments.
@@ -129,6 +149,13 @@ pub(crate) fn init_main(plan: &ChildPlan<'_>) -> ! {
             0,
         )
     };
+    close_all_but([
+        plan.ctl,
+        plan.exec_err,
+        plan.stdout.unwrap_or(-1),
+        plan.stderr.unwrap_or(-1),
+        plan.landlock.map_or(-1, |(fd, _)| fd),
+    ]);
     reset_signals();
     for (i, op) in plan.ops.iter().enumerate() {
         if let Err(e) = mounts::execute(op) {
@@ -268,9 +295,12 @@ fn command_main(plan: &ChildPlan<'_>) -> ! {
             }
         }
         if let Some(id) = plan.identity {
-            if libc::setgroups(id.groups.len(), id.groups.as_ptr()) < 0
-                || libc::setgid(id.gid) < 0
-                || libc::setuid(id.uid) < 0
+            // The raw calls: the C library's wrappers would try to change the credentials of
+            // every thread glasshouse had, which do not exist here, and wait for them forever.
+            let (uid, gid) = (libc::c_long::from(id.uid), libc::c_long::from(id.gid));
+            if libc::syscall(libc::SYS_setgroups, id.groups.len(), id.groups.as_ptr()) < 0
+                || libc::syscall(libc::SYS_setresgid, gid, gid, gid) < 0
+                || libc::syscall(libc::SYS_setresuid, uid, uid, uid) < 0
             {
                 report_command_error(plan.exec_err, CMD_USER, errno());
             }

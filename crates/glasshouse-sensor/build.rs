@@ -32,7 +32,7 @@ fn main() {
         // with a column the C would not understand fails here too, with its line.
         if !matches!(
             family.as_str(),
-            "OPEN" | "FD_META" | "PATH_OR_FD" | "PATH" | "EXEC" | "BIND" | "NET"
+            "OPEN" | "FD_META" | "PATH_OR_FD" | "PATH" | "EXEC" | "BIND" | "NET" | "RECV"
         ) {
             fail(&format!(
                 "bpf/syscalls.h:{}: unknown family {family}",

@@ -175,6 +175,42 @@ pub struct Filesystem {
     /// Since v0.4.0: file operations that failed, with the error the kernel returned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<FailedOperation>,
+    /// Files the tree was handed as descriptors it did not open itself: inherited by the
+    /// command from its caller, or received over a unix socket. Sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptors: Vec<HandedDescriptor>,
+}
+
+/// A file a process of the tree held through a descriptor someone else opened.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct HandedDescriptor {
+    /// The file, resolved from the descriptor.
+    pub path: OsText,
+    /// `inherited` (the command had it when it started) or `received` (SCM_RIGHTS).
+    pub how: String,
+    /// The process that held it.
+    pub pid: u32,
+    /// Its descriptor number in that process.
+    pub fd: i32,
+    /// Open for reading.
+    pub read: bool,
+    /// Open for writing.
+    pub write: bool,
+}
+
+impl HandedDescriptor {
+    /// Descriptor `fd` of process `pid`, naming `path`, that arrived `how`.
+    pub fn new(path: OsText, how: &str, pid: u32, fd: i32, read: bool, write: bool) -> Self {
+        Self {
+            path,
+            how: how.to_owned(),
+            pid,
+            fd,
+            read,
+            write,
+        }
+    }
 }
 
 /// An operation the kernel refused or that failed.

@@ -30,6 +30,11 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
 #define SOCKADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
+#define S_IFMT 0170000
+#define S_IFDIR 0040000
+#define S_IFCHR 0020000
+#define S_IFBLK 0060000
+#define S_IFREG 0100000
 
 #define DATA_SIZE 32768
 #define DATA_MASK (DATA_SIZE - 1)
@@ -475,6 +480,44 @@ int BPF_PROG(gh_fork, struct task_struct *parent, struct task_struct *child)
     return 0;
 }
 
+/* Reports the file behind the current process's descriptor fd, which it did not open itself
+ * (`source`: GH_FD_*), when it is a file system object (not a pipe, socket or anonymous file). */
+__noinline int gh_report_fd(long fd, __u32 source)
+{
+    struct file *f = task_fd_file(bpf_get_current_task_btf(), fd);
+    if (!f)
+        return 0;
+    __u32 fmt = BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
+    if (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR && fmt != S_IFBLK)
+        return 0;
+    __u32 fmode = BPF_CORE_READ(f, f_mode);
+    __u32 access = 0;
+    if (fmode & FMODE_READ)
+        access |= GH_ACC_READ;
+    if (fmode & FMODE_WRITE)
+        access |= GH_ACC_WRITE;
+    struct path p = BPF_CORE_READ(f, f_path);
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    start_event(s, GH_EV_FD, fd, 0);
+    s->h.extra = access;
+    s->h.sock = source;
+    __u32 off = append_path(0, p.dentry, p.mnt, 0);
+    emit(s, off, source == GH_FD_INHERITED ? GH_HOOK_EXEC : GH_HOOK_SYS_EXIT);
+    return 0;
+}
+
+/* Whether `task` is the command itself: a child of glasshouse, which is not in the tree. Its
+ * `tracked` entry holds the parent it had when it was added; a process of the tree that was
+ * reparented to glasshouse has another. */
+static __always_inline int is_the_command(struct task_struct *task, __u32 tgid)
+{
+    struct gh_process *added = bpf_map_lookup_elem(&tracked, &tgid);
+    __u32 parent = BPF_CORE_READ(task, real_parent, tgid);
+    return added && added->ppid == parent && !is_tracked(parent);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(gh_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -514,6 +557,10 @@ int BPF_PROG(gh_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
         off += n - 1;
     }
     emit(s, off, GH_HOOK_EXEC);
+    /* The descriptors the command was started with were opened by its caller, not by it. */
+    if (is_the_command(task, tgid))
+        for (int fd = 0; fd < GH_INHERITED_FDS; fd++)
+            gh_report_fd(fd, GH_FD_INHERITED);
     return 0;
 }
 
@@ -569,6 +616,7 @@ enum gh_family {
     GH_FAM_EXEC,
     GH_FAM_BIND,
     GH_FAM_NET,
+    GH_FAM_RECV,
 };
 
 /* An argument column (pasted after GH_IDX_): its index, or -1 for NONE. */
@@ -1218,6 +1266,42 @@ int BPF_PROG(gh_uring_complete_v1, void *ring, void *request, __u64 user_data, i
     return 0;
 }
 
+#define CMSG_HDR 16 /* struct cmsghdr: cmsg_len (size_t), cmsg_level, cmsg_type */
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
+
+/* recvmsg(fd, msg, flags) returned: every descriptor it received (SCM_RIGHTS in the control
+ * data the kernel wrote back; the first two control messages are looked at) is reported. */
+static __always_inline void on_recvmsg(struct inflight *in)
+{
+    struct user_msghdr msg = {};
+    if (bpf_probe_read_user(&msg, sizeof(msg), (void *)in->args[1]) || !msg.msg_control)
+        return;
+    __u64 off = 0;
+    int reported = 0;
+    for (int c = 0; c < 2; c++) {
+        struct {
+            __u64 len;
+            int level;
+            int type;
+            int fds[GH_RECEIVED_FDS];
+        } cmsg = {};
+        if (off + CMSG_HDR > msg.msg_controllen)
+            break;
+        if (bpf_probe_read_user(&cmsg, sizeof(cmsg), (char *)msg.msg_control + off) &&
+            bpf_probe_read_user(&cmsg, CMSG_HDR, (char *)msg.msg_control + off))
+            break;
+        if (cmsg.len < CMSG_HDR || off + cmsg.len > msg.msg_controllen)
+            break;
+        if (cmsg.level == SOL_SOCKET && cmsg.type == SCM_RIGHTS) {
+            __u64 n = (cmsg.len - CMSG_HDR) / sizeof(int);
+            for (int i = 0; i < GH_RECEIVED_FDS && i < n && reported < GH_RECEIVED_FDS; i++, reported++)
+                gh_report_fd(cmsg.fds[i], GH_FD_RECEIVED);
+        }
+        off += (cmsg.len + 7) & ~7ULL; /* CMSG_ALIGN */
+    }
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -1250,6 +1334,10 @@ int BPF_PROG(gh_sys_exit, struct pt_regs *regs, long ret)
         break;
     case GH_FAM_NET:
         on_socket_syscall(task, &in, ret);
+        return 0;
+    case GH_FAM_RECV:
+        if (ret >= 0)
+            on_recvmsg(&in);
         return 0;
     }
     on_pathop(task, &in, ret, family, &l, named);

@@ -20,6 +20,8 @@
                               * sockaddr for CONNECT/SENDMSG */
 #define GH_EV_URING_DONE 9   /* it completed: aux = opcode, extra = request id, ret = cqe res,
                               * sock = GH_SOCK of the request's file */
+#define GH_EV_FD 10          /* a descriptor the tree did not open: aux = fd, s0 = resolved path,
+                              * extra = GH_ACC_* bits, sock = GH_FD_* (how it arrived) */
 
 /* The `ret` of a TCP connect that ended without an outcome (closed while in progress). */
 #define GH_NET_UNDECIDED 1
@@ -29,6 +31,12 @@
 
 /* GH_SOCK(family, type, protocol) packs a socket's identity into the header's `sock`. */
 #define GH_SOCK(family, type, protocol) (((family) << 16) | (((type) & 0xff) << 8) | ((protocol) & 0xff))
+
+/* How the descriptor of GH_EV_FD arrived. */
+#define GH_FD_INHERITED 1 /* the command had it when it started: its caller opened it */
+#define GH_FD_RECEIVED 2  /* received over a unix socket (SCM_RIGHTS) */
+#define GH_INHERITED_FDS 16 /* the command's descriptors looked at, from 0 */
+#define GH_RECEIVED_FDS 8   /* descriptors of one recvmsg looked at */
 
 /* Access bits of GH_EV_OPEN. */
 #define GH_ACC_READ 1

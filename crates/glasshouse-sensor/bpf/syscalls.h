@@ -12,6 +12,7 @@
  *           EXEC        execve(at): a successful one is reported by sched_process_exec
  *           BIND        bind: a unix socket bound to a path makes a file there
  *           NET         reports a destination (connect, send*)
+ *           RECV        may receive descriptors (SCM_RIGHTS): each is reported by its file
  *   dir_a, path_a, dir_b, path_b
  *           the argument (0-5) holding the directory descriptor and the path of path A (the one
  *           the call acts on) and path B (the new name); NONE: no such argument (a directory
@@ -68,6 +69,7 @@
     X(42, connect, NET, NONE, NONE, NONE, NONE, NONE, NONE)                                      \
     X(44, sendto, NET, NONE, NONE, NONE, NONE, NONE, NONE)                                       \
     X(46, sendmsg, NET, NONE, NONE, NONE, NONE, NONE, NONE)                                      \
-    X(307, sendmmsg, NET, NONE, NONE, NONE, NONE, NONE, NONE)
+    X(307, sendmmsg, NET, NONE, NONE, NONE, NONE, NONE, NONE)                                   \
+    X(47, recvmsg, RECV, NONE, NONE, NONE, NONE, NONE, NONE)
 
 #endif

@@ -10,9 +10,12 @@ use crate::event::{self, Event};
 use crate::interpret::{self, PathEffect, UringKind};
 use crate::net;
 use crate::paths::{concat, normalize, DirCache, NamedPath};
-use glasshouse_receipt::{FailedOperation, NetworkAttempt, OsText, Truncation};
+use glasshouse_receipt::{FailedOperation, HandedDescriptor, NetworkAttempt, OsText, Truncation};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tree::Proc;
+
+/// (path, how, pid, fd, read, write) of a descriptor the tree did not open.
+type DescriptorKey = (Vec<u8>, &'static str, u32, i32, bool, bool);
 
 /// (dst, protocol, result, errno) of a network attempt.
 type AttemptKey = (Vec<u8>, String, &'static str, Option<i32>);
@@ -38,6 +41,8 @@ pub struct Aggregator {
     reads: Listed<Vec<u8>, ()>,
     writes: Listed<Vec<u8>, ()>,
     deletes: Listed<Vec<u8>, ()>,
+    /// Descriptors the tree did not open: (path, how, pid, fd, read, write).
+    descriptors: Listed<DescriptorKey, ()>,
     /// (syscall, target, errno) -> how many times.
     failed: Listed<(u32, Vec<u8>, i32), u64>,
     truncated: BTreeSet<Truncation>,
@@ -179,6 +184,23 @@ impl Aggregator {
                 self.uring_pending.insert(e.extra, submit);
             }
             event::EV_URING_DONE => self.on_uring_done(e),
+            event::EV_FD => {
+                let how = match e.sock {
+                    event::FD_INHERITED => "inherited",
+                    event::FD_RECEIVED => "received",
+                    _ => {
+                        self.malformed += 1;
+                        return;
+                    }
+                };
+                let path = self.path(e, 0);
+                let (read, write) = (
+                    e.extra & event::ACC_READ != 0,
+                    e.extra & event::ACC_WRITE != 0,
+                );
+                self.descriptors
+                    .add((path, how, e.tgid, e.aux as i32, read, write));
+            }
             _ => self.malformed += 1,
         }
     }
@@ -358,6 +380,16 @@ impl Aggregator {
         out
     }
 
+    /// Descriptors the tree was handed, sorted, moved out.
+    pub fn take_descriptors(&mut self) -> Vec<HandedDescriptor> {
+        std::mem::take(&mut self.descriptors.entries)
+            .into_keys()
+            .map(|(path, how, pid, fd, read, write)| {
+                HandedDescriptor::new(OsText::from_bytes(path), how, pid, fd, read, write)
+            })
+            .collect()
+    }
+
     /// Events per list whose distinct entry was not listed because the list was full.
     pub fn omitted(&self) -> Vec<(&'static str, u64)> {
         [
@@ -365,6 +397,7 @@ impl Aggregator {
             ("filesystem.writes", self.writes.omitted),
             ("filesystem.deletes", self.deletes.omitted),
             ("filesystem.failed", self.failed.omitted),
+            ("filesystem.descriptors", self.descriptors.omitted),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)

@@ -19,6 +19,12 @@ pub const EV_NET_DONE: u32 = 7;
 pub const EV_URING_SUBMIT: u32 = 8;
 /// That io_uring operation completed.
 pub const EV_URING_DONE: u32 = 9;
+/// A descriptor the tree did not open (inherited by the command, or received).
+pub const EV_FD: u32 = 10;
+/// [`EV_FD`]: the command had the descriptor when it started (`GH_FD_INHERITED`).
+pub const FD_INHERITED: u32 = 1;
+/// [`EV_FD`]: received over a unix socket (`GH_FD_RECEIVED`).
+pub const FD_RECEIVED: u32 = 2;
 /// io_uring operations appear as syscall numbers from this base (`GH_URING_NR_BASE`).
 pub const URING_NR_BASE: u32 = 1000;
 

@@ -360,6 +360,7 @@ impl Sensor {
         obs.filesystem.writes = writes;
         obs.filesystem.deletes = deletes;
         obs.filesystem.failed = agg.take_failed();
+        obs.filesystem.descriptors = agg.take_descriptors();
         obs.network.attempts = agg.attempts();
         obs.syscalls.denied = obs
             .filesystem

@@ -40,27 +40,76 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// `busy MARKER READY` under glasshouse: opens MARKER in a loop until it is killed. Returns the
-/// running glasshouse and its command.
-fn start_busy(s: &Sandbox, receipt: &str, marker: &Path, ready: &Path) -> (Running, Busy) {
+/// running glasshouse and the busy process. glasshouse's children include its guard (which
+/// ends the run's cgroup when glasshouse ends), so the tester is found by its command line.
+///
+/// With `escaping`, busy runs as a grandchild (`sh -c 'busy ... & wait'`) and is then moved
+/// out of the run's cgroup: a process the guard cannot reach, as a root command that left its
+/// cgroup would be. It survives a crash of glasshouse, with its thread entries in the set.
+fn start_busy(
+    s: &Sandbox,
+    receipt: &str,
+    marker: &Path,
+    ready: &Path,
+    escaping: bool,
+) -> (Running, Busy) {
     touch(marker);
-    let running = s.start(
-        receipt,
-        &[],
-        &[],
-        &[
-            PROGRAMS.path("busy").as_os_str(),
-            marker.as_os_str(),
-            ready.as_os_str(),
-        ],
-    );
+    let busy = PROGRAMS.path("busy");
+    let direct = [busy.as_os_str(), marker.as_os_str(), ready.as_os_str()];
+    let wrapped = [
+        OsStr::new("/bin/sh"),
+        OsStr::new("-c"),
+        OsStr::new("\"$0\" \"$1\" \"$2\" & wait"),
+        busy.as_os_str(),
+        marker.as_os_str(),
+        ready.as_os_str(),
+    ];
+    let command: &[&OsStr] = if escaping { &wrapped } else { &direct };
+    let running = s.start(receipt, &[], &[], command);
     wait_for_file(ready, SUITE.wait_deadline);
-    let children = running.children();
-    assert_eq!(children.len(), 1, "glasshouse's children: {children:?}");
+    let found = descendants(running.pid())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.split(|b| *b == 0)
+                    .any(|arg| arg == marker.as_os_str().as_bytes())
+            }) && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == busy)
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        found.len(),
+        1,
+        "the busy tester among glasshouse's descendants: {found:?}"
+    );
     let busy = Busy {
-        pid: children[0],
+        pid: found[0],
         marker: marker.to_owned(),
     };
+    if escaping {
+        std::fs::write("/sys/fs/cgroup/cgroup.procs", busy.pid.to_string())
+            .expect("moving the busy tester to the root cgroup");
+    }
     (running, busy)
+}
+
+/// Every descendant of `root`, from the kernel's children lists.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|p| p.parse().ok()) {
+                found.push(child);
+                todo.push(child);
+            }
+        }
+    }
+    found
 }
 
 /// `/bin/cat FILE` under glasshouse, after writing FILE; it must exit 0.
@@ -112,7 +161,7 @@ fn the_run_after_a_crash_sees_nothing_of_the_crashed_runs_tree() {
     let _serial = serial();
     let s = Sandbox::new(&SUITE);
     let marker = s.w("left-behind");
-    let (crashed, busy) = start_busy(&s, "crashed.json", &marker, &s.w("ready"));
+    let (crashed, busy) = start_busy(&s, "crashed.json", &marker, &s.w("ready"), true);
     crashed.crash();
     assert!(busy.alive(), "the crashed run's tree keeps running");
     let sets = first_sets();
@@ -167,7 +216,7 @@ fn runs_at_the_same_time_do_not_see_each_other() {
     let _serial = serial();
     let s = Sandbox::new(&SUITE);
     let marker = s.w("first-run");
-    let (first, busy) = start_busy(&s, "first.json", &marker, &s.w("ready"));
+    let (first, busy) = start_busy(&s, "first.json", &marker, &s.w("ready"), false);
 
     let mine = s.w("second-run");
     let second = cat(&s, "second.json", &mine);

@@ -6,24 +6,17 @@ mod common;
 use common::glasshouse;
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Waits for `child` up to the deadline; ends it (by handle) and fails when it does not end.
 fn wait_or_fail(mut child: Child, what: &str) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: glasshouse did not end after its reader went away");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_within(
+        &mut child,
+        DEADLINE,
+        &format!("{what}: glasshouse did not end after its reader went away"),
+    )
 }
 
 /// `glasshouse run --profile host -- CMD` with the given stream piped to a reader that takes

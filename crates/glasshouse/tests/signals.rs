@@ -32,18 +32,7 @@ fn wait_for_file(path: &Path, child: &mut Child) {
 }
 
 fn wait_or_fail(child: &mut Child) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("glasshouse did not end");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_within(child, DEADLINE, "glasshouse did not end")
 }
 
 /// A new pseudo-terminal: its master and the path of its slave.

@@ -860,3 +860,23 @@ impl Run {
         )
     }
 }
+
+/// Waits at most `deadline` for `child` to end; past it, kills it and fails with `what`.
+pub fn wait_within(
+    child: &mut std::process::Child,
+    deadline: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

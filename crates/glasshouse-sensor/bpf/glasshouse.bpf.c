@@ -1058,6 +1058,21 @@ static __always_inline __u32 append_uring_path(struct scratch *s, __u32 off, str
     return off;
 }
 
+/* Kernels up to 6.12 at least keep a send's destination (sqe->addr2, sendto style, from 6.1 on)
+ * as the user's pointer in the request; before 6.10 they copy it only when the send runs (not
+ * yet at submission), later ones when they prepare it, into the async data. The newest have
+ * only the copy. */
+struct io_sr_msg___user_dest {
+    void *addr;
+    __u16 addr_len;
+} __attribute__((preserve_access_index));
+
+static __noinline __u64 uring_send_user_dest(struct io_sr_msg___user_dest *m, __u32 *len)
+{
+    *len = BPF_CORE_READ(m, addr_len);
+    return (__u64)BPF_CORE_READ(m, addr);
+}
+
 static __always_inline void on_uring_submit(struct io_kiocb *req)
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -1176,13 +1191,20 @@ static __always_inline void on_uring_submit(struct io_kiocb *req)
     }
     case IORING_OP_SEND:
     case IORING_OP_SEND_ZC: {
-        /* sendto style (sqe->addr2): the request's async data holds the copied address. */
+        /* The kernel's copy, where the request was given one when it was prepared. */
         struct io_async_msghdr *io = BPF_CORE_READ(req, async_data);
         dst = io ? BPF_CORE_READ(io, msg.msg_name) : NULL;
+        if (dst) {
+            dst_len = BPF_CORE_READ(io, msg.msg_namelen);
+            dst_in_kernel = 1;
+            break;
+        }
+        /* Else the user's, still there: the submission is in the submitting task's syscall. */
+        struct io_sr_msg___user_dest *m = cmd;
+        if (bpf_core_field_exists(m->addr))
+            dst = (const void *)uring_send_user_dest(m, &dst_len);
         if (!dst)
             return; /* no destination: a send on a connected socket */
-        dst_len = BPF_CORE_READ(io, msg.msg_namelen);
-        dst_in_kernel = 1;
         break;
     }
     }

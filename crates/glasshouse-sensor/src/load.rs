@@ -129,7 +129,7 @@ impl Kernel {
             Some(Err(e)) => Some(e.clone()),
             None => Some("not loaded".to_owned()),
         });
-        if cache_used && hooks.iter().any(|h| !h.attached) {
+        if cache_used && a_chosen_program_failed(&results) {
             // Not the cache's doing as far as anyone can tell, but the next run should not
             // have to wonder: it relocates afresh.
             forget_cached();
@@ -152,6 +152,14 @@ impl Kernel {
             notes: Vec::new(),
         })
     }
+}
+
+/// Whether a program the plan chose for this kernel failed to load or attach. A hook the kernel
+/// has no tracepoint for is not among them (it was never tried), so it does not count against
+/// the cached object: on such a kernel (6.1 has no `sock_send_length`) the cache must still be
+/// kept, or every run relocates afresh.
+fn a_chosen_program_failed(results: &BTreeMap<&str, Result<(), String>>) -> bool {
+    results.values().any(Result::is_err)
 }
 
 /// Creates the maps of an already relocated object (nothing is left for aya to relocate, so
@@ -222,4 +230,52 @@ pub(crate) fn next_generation(maps: &mut BTreeMap<&'static str, Map>) -> Result<
     let gen = state.get(&0, 0).map_err(err)?.wrapping_add(1).max(1);
     state.set(0, gen, 0).map_err(err)?;
     Ok(gen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel without one of the tracepoints (6.1 has no `sock_send_length`): the plan leaves
+    /// that hook out, and a load from the cached object, which attaches everything else, keeps
+    /// the cached object for the next run. (Loads the real object: needs root.)
+    #[test]
+    fn a_hook_the_kernel_lacks_does_not_discard_the_cached_object() {
+        let key = relocated::cache_key(crate::EMBEDDED_OBJECT).expect("boot id");
+        let running =
+            variants::Plan::for_kernel(std::path::Path::new(crate::kernel_btf::KERNEL_BTF))
+                .expect("the kernel's plan");
+        let text: String = running
+            .to_text()
+            .lines()
+            .map(|line| match line.split_once(' ') {
+                Some(("gh_sock_send", _)) => {
+                    "gh_sock_send - this kernel has no tracepoint sock_send_length\n".to_owned()
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        let plan = variants::Plan::from_text(&text).expect("the plan of a kernel like 6.1");
+        let globals = Globals {
+            cpus: aya::util::nr_cpus().expect("cpus"),
+            capture: true,
+            fault_f_path: 0,
+        };
+        let cache = std::path::Path::new(relocated::CACHE_DIR);
+        for run in ["relocates and stores", "loads the stored copy"] {
+            let kernel = Kernel::load(crate::EMBEDDED_OBJECT, Some(&key), &plan, globals)
+                .expect("the sensor loads (run the tests as root)");
+            let unattached: Vec<&str> = kernel
+                .hooks
+                .iter()
+                .filter(|h| !h.attached)
+                .map(|h| h.name.as_str())
+                .collect();
+            assert_eq!(unattached, ["tp_btf/sock_send_length"], "{run}");
+            assert!(
+                relocated::load(cache, &key).is_some(),
+                "the relocated object is kept after the run that {run}"
+            );
+        }
+    }
 }

@@ -6,10 +6,12 @@
 //! the sensor observes whatever a backend starts.
 
 mod control;
+mod credentials;
 mod namespace;
 mod process;
 
 pub use control::ChildControl;
+pub use credentials::{Credentials, Login};
 pub use namespace::{NamespaceBackend, NamespaceConfig, NetworkMode, SandboxError};
 pub use process::ProcessBackend;
 
@@ -91,8 +93,12 @@ pub struct CommandSpec {
     pub args: Vec<OsString>,
     /// Pipe stdout and stderr to glasshouse (for hashing) instead of inheriting them.
     pub capture_output: bool,
-    /// Hooks run in the child just before exec, in order.
+    /// Hooks run in the child just before exec, in order, after the switch to `user`.
     pub before_exec: Vec<BeforeExecHook>,
+    /// The user the command runs as (`HOME`, `USER` and `LOGNAME` follow); `None` keeps
+    /// glasshouse's own. The child switches between fork and exec, after the sensor's
+    /// registration, and checks the result: a command never starts with other credentials.
+    pub user: Option<Credentials>,
     /// Registers the command with the sensor before it execs (see [`Tracker`]).
     pub tracker: Option<Box<dyn Tracker>>,
 }

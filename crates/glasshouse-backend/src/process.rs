@@ -1,8 +1,8 @@
 //! The `process` backend: the command runs as a direct child of glasshouse, without isolation.
 
 use crate::{
-    BackendError, BackendInfo, ChildControl, CommandSpec, ExecutionBackend, SpawnedChild,
-    Termination,
+    BackendError, BackendInfo, BeforeExecHook, ChildControl, CommandSpec, ExecutionBackend,
+    SpawnedChild, Termination,
 };
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::process::{Child, Command, Stdio};
@@ -60,6 +60,38 @@ pub(crate) fn find_in_path(program: &std::ffi::OsStr) -> Option<std::path::PathB
     executable.or(candidates.first()).cloned()
 }
 
+/// The switch to `user` as a hook for the child (see [`crate::credentials`]), and the read
+/// end of a pipe on which a failed switch leaves its errno (std passes only an errno back from
+/// a hook, which alone would read as "not executable"). No `no_new_privs`: this backend gives
+/// the command what the user has without glasshouse, set-id programs (`sudo`, `passwd`) too.
+fn switch_user_hook(
+    user: &crate::Credentials,
+) -> Result<(BeforeExecHook, std::os::fd::OwnedFd), BackendError> {
+    use rustix::pipe::PipeFlags;
+    let (report_r, report_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)
+        .map_err(|e| BackendError::SpawnFailed {
+            program: String::new(),
+            source: e.into(),
+        })?;
+    let mut switch = crate::credentials::Switch::new(user);
+    let hook: BeforeExecHook = Box::new(move || {
+        switch.apply().map_err(|errno| {
+            let _ = rustix::io::write(&report_w, &errno.to_ne_bytes());
+            std::io::Error::from_raw_os_error(errno)
+        })
+    });
+    Ok((hook, report_r))
+}
+
+/// The errno a failed switch left on its pipe, if it failed.
+fn switch_failure(report: &std::os::fd::OwnedFd) -> Option<std::io::Error> {
+    let mut errno = [0u8; 4];
+    match rustix::io::read(report, &mut errno) {
+        Ok(4) => Some(std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno))),
+        _ => None,
+    }
+}
+
 impl ExecutionBackend for ProcessBackend {
     fn identify(&self) -> BackendInfo {
         BackendInfo {
@@ -86,17 +118,43 @@ impl ExecutionBackend for ProcessBackend {
         }
         // This backend cannot hold its child from the parent (spawn returns after exec), so
         // the child registers itself; it shares glasshouse's pid namespace, so its pid is right.
+        // It does so first, while it still has glasshouse's credentials.
         let tracking = spec.tracker.as_ref().map(|t| t.self_tracking_hook());
-        for hook in tracking.into_iter().chain(spec.before_exec) {
+        let mut switch = None;
+        let mut switch_report = None;
+        if let Some(user) = spec.user.as_ref() {
+            for (name, value) in user.environment() {
+                match value {
+                    Some(v) => cmd.env(name, v),
+                    None => cmd.env_remove(name),
+                };
+            }
+            let (hook, report) = switch_user_hook(user)?;
+            switch = Some(hook);
+            switch_report = Some(report);
+        }
+        for hook in tracking.into_iter().chain(switch).chain(spec.before_exec) {
             // SAFETY: the hooks' contract (BeforeExecHook) is async-signal-safety: they make raw
             // system calls only, which is what pre_exec requires between fork and exec.
             unsafe {
                 cmd.pre_exec(hook);
             }
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| classify_spawn_error(program.clone(), e))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            match (switch_report.as_ref().and_then(switch_failure), spec.user) {
+                (Some(errno), Some(user)) => BackendError::SpawnFailed {
+                    program: program.clone(),
+                    source: std::io::Error::new(
+                        errno.kind(),
+                        format!(
+                            "cannot switch to uid {} gid {} (groups {:?}) before exec: {errno}",
+                            user.uid, user.gid, user.groups
+                        ),
+                    ),
+                },
+                _ => classify_spawn_error(program.clone(), e),
+            }
+        })?;
         let pid = child.id();
         let control = ChildControl::open(pid);
         let spawned = SpawnedChild {
@@ -147,6 +205,7 @@ mod tests {
             capture_output: false,
             before_exec: Vec::new(),
             tracker: None,
+            user: None,
         }
     }
 
@@ -180,6 +239,43 @@ mod tests {
             b.spawn(spec(not_executable.path().to_str().unwrap(), &[])),
             Err(BackendError::NotExecutable { .. })
         ));
+    }
+
+    #[test]
+    fn the_command_runs_as_the_user_asked_for_with_its_groups_and_no_capability() {
+        use std::io::Read as _;
+        let mut b = ProcessBackend::new();
+        let mut s = spec(
+            "sh",
+            &[
+                "-c",
+                "id -u; id -g; id -G; echo $HOME $USER; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status",
+            ],
+        );
+        s.capture_output = true;
+        let login = crate::Login::new("nobody".into(), "/nonexistent".into());
+        s.user = Some(crate::Credentials::new(
+            65534,
+            65534,
+            vec![65534, 4],
+            Some(login),
+        ));
+        let mut child = b.spawn(s).unwrap();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(b.wait().unwrap(), Termination::Exited(0));
+        let caps = ["CapInh", "CapPrm", "CapEff", "CapAmb"]
+            .map(|c| format!("{c}:\t0000000000000000\n"))
+            .concat();
+        assert_eq!(
+            out,
+            format!("65534\n65534\n65534 4\n/nonexistent nobody\n{caps}")
+        );
     }
 
     #[test]

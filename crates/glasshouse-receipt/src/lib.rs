@@ -10,9 +10,11 @@
 mod legacy;
 mod model;
 mod text;
+mod user;
 
 pub use model::*;
 pub use text::OsText;
+pub use user::CommandUser;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -132,9 +134,19 @@ impl Receipt {
     /// Writes the receipt atomically: a temporary file in the same directory, mode 0600, synced,
     /// then renamed over `path`. On any error nothing is left at `path` that was not there before.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ReceiptError> {
+        self.write_atomic_owned(path, None)
+    }
+
+    /// [`Receipt::write_atomic`], the file given to `owner` (uid, gid) before it takes its
+    /// name, so that it never exists under that name with another owner.
+    pub fn write_atomic_owned(
+        &self,
+        path: &Path,
+        owner: Option<(u32, u32)>,
+    ) -> Result<(), ReceiptError> {
         // Serialized straight into the file: a receipt of millions of entries is not also held
         // as one string in memory.
-        write_atomic_with(path, |out| {
+        write_atomic_with(path, owner, |out| {
             serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
             out.write_all(b"\n")
         })
@@ -221,13 +233,24 @@ pub fn check_writable(path: &Path) -> Result<(), ReceiptError> {
 
 /// Writes bytes atomically (temp file in the same directory, mode 0600, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReceiptError> {
-    write_atomic_with(path, |out| out.write_all(bytes))
+    write_atomic_owned(path, bytes, None)
+}
+
+/// [`write_atomic`], the file given to `owner` (uid, gid) before it takes its name.
+pub fn write_atomic_owned(
+    path: &Path,
+    bytes: &[u8],
+    owner: Option<(u32, u32)>,
+) -> Result<(), ReceiptError> {
+    write_atomic_with(path, owner, |out| out.write_all(bytes))
 }
 
 /// Writes whatever `fill` writes, atomically: into a temporary file in the same directory (mode
-/// 0600), buffered, synced, then renamed over `path`. On any error `path` is untouched.
+/// 0600), buffered, synced, given to `owner` if one is named, then renamed over `path`. On any
+/// error `path` is untouched.
 fn write_atomic_with(
     path: &Path,
+    owner: Option<(u32, u32)>,
     fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), ReceiptError> {
     let io = |cause| ReceiptError::Io {
@@ -245,6 +268,9 @@ fn write_atomic_with(
     fill(&mut out).map_err(io)?;
     out.flush().map_err(io)?;
     drop(out);
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid)).map_err(io)?;
+    }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())

@@ -419,6 +419,9 @@ pub struct Execution {
     /// Isolation applied: `none` for the process backend; for the namespace backend the
     /// mechanisms, comma-separated (`mount,pid,uts,ipc,net,ro-root,landlock,seccomp`).
     pub isolation: String,
+    /// Since v0.4.0: the user, group and groups the command ran as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<crate::CommandUser>,
 }
 
 /// Hashes of the command's output streams.
@@ -521,6 +524,11 @@ pub struct SensorCoverage {
     /// How long glasshouse kept watching descendants after the root exited, in ms.
     #[serde(default)]
     pub linger_ms: u64,
+    /// Since v0.4.0: the command ran as root, so it could have tampered with the sensor (its
+    /// maps, pinned programs, glasshouse itself) and hidden what it did; a note says so.
+    /// Absent (false) for a command that ran as another user.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub command_privileged: bool,
     /// Anything else a reader must know to trust the receipt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

@@ -3,6 +3,7 @@
 
 use crate::supervise::Supervised;
 use crate::tee;
+use crate::user::RunUser;
 use crate::RunPlan;
 use glasshouse_backend::{BackendInfo, Termination};
 use glasshouse_receipt::{OsText, Provenance, Receipt};
@@ -10,12 +11,35 @@ use glasshouse_sensor::Observations;
 use std::ffi::OsString;
 
 /// A receipt with the run's identity, environment and backend, taken before the command starts.
-pub(crate) fn start_receipt(plan: &RunPlan, provenance: Provenance, info: BackendInfo) -> Receipt {
+pub(crate) fn start_receipt(
+    plan: &RunPlan,
+    provenance: Provenance,
+    info: BackendInfo,
+    user: &RunUser,
+) -> Receipt {
     let mut receipt = Receipt::new(uuid::Uuid::now_v7().to_string(), provenance, now_rfc3339());
     fill_environment(&mut receipt, &plan.command);
+    receipt.environment.home = user.home().map(|h| OsText::from(h.as_os_str()));
     receipt.execution.backend = info.name.to_owned();
     receipt.execution.isolation = info.isolation.to_owned();
+    receipt.execution.user = Some(user.record());
     receipt
+}
+
+/// A command that ran as root could have reached the sensor and hidden what it did: the
+/// receipt says so (`sensor.command_privileged` and a note). It stays `complete` when nothing
+/// else is missing, because that field says what the sensor saw of its own gaps; a reader who
+/// must rule out tampering checks `command_privileged` too (docs/receipt.md).
+pub(crate) fn privilege(receipt: &mut Receipt, user: &RunUser) {
+    if !user.privileged() {
+        return;
+    }
+    if let Some(sensor) = receipt.sensor.as_mut() {
+        sensor.command_privileged = true;
+        sensor.notes.push(
+            "the command ran as root (uid 0): it could have tampered with the sensor (its BPF maps and programs, /run/glasshouse, glasshouse itself) and hidden what it did; run it as an ordinary user (through sudo, or with --user) for a receipt it cannot falsify".to_owned(),
+        );
+    }
 }
 
 /// What the backend applied: `execution.isolation`, `environment.sandbox`, `network.proxied`.
@@ -146,7 +170,6 @@ fn fill_environment(receipt: &mut Receipt, command: &[OsString]) {
     env.working_dir = std::env::current_dir()
         .ok()
         .map(|d| OsText::from(d.as_path()));
-    env.home = std::env::var_os("HOME").map(|h| OsText::from(h.as_os_str()));
 }
 
 /// The program's name, which for an interpreter is the runtime (`python3`, `node`, `bash`).

@@ -35,9 +35,11 @@ pub(crate) struct Checked {
     pub backend: Box<dyn ExecutionBackend + Send>,
     pub provenance: Provenance,
     pub policy: Option<LoadedPolicy>,
+    pub user: crate::user::RunUser,
 }
 
-/// Refuses a plan that cannot be carried out: an unavailable backend or profile, a receipt path
+/// Refuses a plan that cannot be carried out: an unavailable backend or profile, a user that
+/// cannot be resolved, a receipt path
 /// the write stage could not use, a policy that does not load.
 pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     let backend = plan
@@ -63,6 +65,7 @@ pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     if plan.command.is_empty() {
         return Err(RunError::Refused("no command given".to_owned()));
     }
+    let user = crate::user::resolve(plan.user.as_deref())?;
     crate::write::check_target(&plan.receipt_path)?;
     let policy = plan
         .policy
@@ -74,6 +77,7 @@ pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
         backend,
         provenance,
         policy,
+        user,
     })
 }
 

@@ -29,6 +29,7 @@ pub mod hooks;
 mod plain;
 pub mod supervise;
 pub mod tee;
+pub mod user;
 pub mod write;
 
 pub use check::Profile;
@@ -159,6 +160,9 @@ pub struct RunPlan {
     /// How long the command has to end after a forwarded SIGTERM or SIGHUP before it is
     /// killed with SIGKILL.
     pub kill_after: Duration,
+    /// `--user NAME|UID`: who the command runs as, instead of the invoking user (see
+    /// [`user`]).
+    pub user: Option<String>,
 }
 
 impl RunPlan {
@@ -174,6 +178,7 @@ impl RunPlan {
             policy: None,
             sandbox: NamespaceConfig::default(),
             kill_after: DEFAULT_KILL_AFTER,
+            user: None,
         }
     }
 }
@@ -228,7 +233,8 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     // Orphaned descendants are re-parented to glasshouse, so they can be waited for and ended.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| RunError::Refused(format!("cannot become a child subreaper: {e}")))?;
-    let mut receipt = assemble::start_receipt(plan, checked.provenance, backend.identify());
+    let mut receipt =
+        assemble::start_receipt(plan, checked.provenance, backend.identify(), &checked.user);
     let signals = supervise::SignalForwarder::install()?;
 
     hooks.stage(Stage::Spawn);
@@ -243,6 +249,7 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
         capture_output: true,
         before_exec,
         tracker: Some(Box::new(supervise::SensorTracker(sensor.registration()))),
+        user: checked.user.switch.then(|| checked.user.command.clone()),
     };
     let supervised = supervise::supervise(backend.as_mut(), spec, signals, &sensor, plan, hooks)?;
     receipt.timing.duration_ms = supervised.duration.as_millis() as u64;
@@ -257,6 +264,7 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     let spawn_error = supervised.spawn_error.clone();
     assemble::assemble(&mut receipt, supervised, observed);
     assemble::isolation(&mut receipt, isolation);
+    assemble::privilege(&mut receipt, &checked.user);
 
     hooks.stage(Stage::Policy);
     let policy_violated = checked
@@ -286,11 +294,15 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     }
 
     hooks.stage(Stage::Write);
-    let (receipt_path, fallback_reason) =
-        match write::write(&receipt, &plan.receipt_path, &attachments)? {
-            write::Written::AsAsked(path) => (path, None),
-            write::Written::Fallback { path, error } => (path, Some(error)),
-        };
+    let (receipt_path, fallback_reason) = match write::write(
+        &receipt,
+        &plan.receipt_path,
+        &attachments,
+        checked.user.receipt_owner,
+    )? {
+        write::Written::AsAsked(path) => (path, None),
+        write::Written::Fallback { path, error } => (path, Some(error)),
+    };
     Ok(RunReport {
         receipt,
         receipt_path,

@@ -16,13 +16,15 @@ pub struct PlainRun {
 }
 
 /// Runs `command` on `backend` (configured by `sandbox` for the namespace backend) with signals
-/// forwarded.
+/// forwarded, as the user [`crate::user::resolve`] gives for `user` (the `--user` value).
 pub fn run_plain(
     backend: BackendKind,
     sandbox: &NamespaceConfig,
     command: &[OsString],
     kill_after: std::time::Duration,
+    user: Option<&str>,
 ) -> Result<PlainRun, RunError> {
+    let user = crate::user::resolve(user)?;
     let mut backend = backend
         .open_with(sandbox)
         .map_err(|e| RunError::Refused(e.to_string()))?;
@@ -35,6 +37,7 @@ pub fn run_plain(
         capture_output: false,
         before_exec: Vec::new(),
         tracker: None,
+        user: user.switch.then_some(user.command),
     };
     let signals = SignalForwarder::install()?;
     match backend.spawn(spec) {

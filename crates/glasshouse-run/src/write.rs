@@ -130,22 +130,24 @@ pub fn attachment_path(receipt_path: &Path, suffix: &str) -> PathBuf {
 /// Writes the receipt at `path` (stdout for `-`), falling back to [`fallback_path`] when that
 /// fails, then the attachments next to wherever it went. Only when the fallback fails too is
 /// the run's receipt printed on stderr, as the last place it can go, and an error returned.
+/// Every file written goes to `owner` (uid, gid: the invoking user) when one is named.
 pub(crate) fn write(
     receipt: &Receipt,
     path: &Path,
     attachments: &[Attachment],
+    owner: Option<(u32, u32)>,
 ) -> Result<Written, RunError> {
     let first = if is_stdout(path) {
         write_stdout(receipt, attachments)
     } else {
-        write_file(receipt, path, attachments)
+        write_file(receipt, path, attachments, owner)
     };
     let error = match first {
         Ok(()) => return Ok(Written::AsAsked(path.to_owned())),
         Err(e) => e,
     };
     let fallback = fallback_path(&receipt.execution_id);
-    match write_file(receipt, &fallback, attachments) {
+    match write_file(receipt, &fallback, attachments, owner) {
         Ok(()) => Ok(Written::Fallback {
             path: fallback,
             error,
@@ -165,10 +167,17 @@ pub(crate) fn write(
     }
 }
 
-fn write_file(receipt: &Receipt, path: &Path, attachments: &[Attachment]) -> Result<(), String> {
-    receipt.write_atomic(path).map_err(|e| e.to_string())?;
+fn write_file(
+    receipt: &Receipt,
+    path: &Path,
+    attachments: &[Attachment],
+    owner: Option<(u32, u32)>,
+) -> Result<(), String> {
+    receipt
+        .write_atomic_owned(path, owner)
+        .map_err(|e| e.to_string())?;
     for a in attachments {
-        glasshouse_receipt::write_atomic(&attachment_path(path, &a.suffix), &a.bytes)
+        glasshouse_receipt::write_atomic_owned(&attachment_path(path, &a.suffix), &a.bytes, owner)
             .map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -57,6 +57,12 @@ pub struct RunArgs {
     /// With --backend namespace: replace PATH by an empty directory or file; repeatable.
     #[arg(long = "hide", value_name = "PATH")]
     hide: Vec<PathBuf>,
+    /// Run the command as this user (a name or uid; its group, groups and home come from the
+    /// passwd and group databases). Started through sudo, the command runs as the invoking user
+    /// by default; `--user root` runs it as root, which can tamper with the sensor (the receipt
+    /// says so).
+    #[arg(long, value_name = "NAME|UID")]
+    user: Option<String>,
     /// Print no summary after the run.
     #[arg(long, short)]
     quiet: bool,
@@ -138,9 +144,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
         if args.receipt.is_some() {
             say!("glasshouse: warning: --receipt has no effect without --profile: no receipt is written");
         }
-        let plain =
-            glasshouse_run::run_plain(args.backend.kind(), &sandbox, &args.command, kill_after)
-                .map_err(exit_of)?;
+        let plain = glasshouse_run::run_plain(
+            args.backend.kind(),
+            &sandbox,
+            &args.command,
+            kill_after,
+            args.user.as_deref(),
+        )
+        .map_err(exit_of)?;
         if let Some(e) = &plain.spawn_error {
             say!("glasshouse: {e}");
         }
@@ -161,6 +172,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     plan.kill_after = kill_after;
     plan.policy = args.policy;
     plan.sandbox = sandbox;
+    plan.user = args.user;
 
     let mut protection = crate::protect::Protection::new(&args.protect, &plan.command)
         .map_err(|e| Exit::new(exit::USAGE, e))?;

@@ -12,6 +12,7 @@
 
 use super::landlock;
 use super::mounts::{self, errno, Op};
+use crate::credentials::Switch;
 use std::ffi::CStr;
 use std::os::fd::RawFd;
 
@@ -37,14 +38,6 @@ pub(crate) const CMD_CWD: u32 = 3;
 pub(crate) const CMD_STDIO: u32 = 4;
 pub(crate) const CMD_SECCOMP: u32 = 5;
 
-/// The user the command runs as.
-#[derive(Debug, Clone)]
-pub(crate) struct Identity {
-    pub uid: libc::uid_t,
-    pub gid: libc::gid_t,
-    pub groups: Vec<libc::gid_t>,
-}
-
 /// Everything the two processes need, prepared by glasshouse.
 pub(crate) struct ChildPlan<'a> {
     pub ops: &'a [Op],
@@ -58,7 +51,9 @@ pub(crate) struct ChildPlan<'a> {
     pub argv: *const *const libc::c_char,
     pub envp: *const *const libc::c_char,
     pub cwd: &'a CStr,
-    pub identity: Option<&'a Identity>,
+    /// The switch to the user the command runs as (the child's own copy of it is written to
+    /// when the groups are read back).
+    pub user: Option<*mut Switch>,
     pub landlock: Option<(RawFd, u64)>,
     pub tmp: &'a CStr,
     pub seccomp: &'a [libc::sock_filter],
@@ -294,16 +289,20 @@ fn command_main(plan: &ChildPlan<'_>) -> ! {
                 }
             }
         }
-        if let Some(id) = plan.identity {
-            // The raw calls: the C library's wrappers would try to change the credentials of
-            // every thread glasshouse had, which do not exist here, and wait for them forever.
-            let (uid, gid) = (libc::c_long::from(id.uid), libc::c_long::from(id.gid));
-            if libc::syscall(libc::SYS_setgroups, id.groups.len(), id.groups.as_ptr()) < 0
-                || libc::syscall(libc::SYS_setresgid, gid, gid, gid) < 0
-                || libc::syscall(libc::SYS_setresuid, uid, uid, uid) < 0
-            {
-                report_command_error(plan.exec_err, CMD_USER, errno());
+        if let Some(switch) = plan.user {
+            // SAFETY: the switch lives in glasshouse's stack frame that this forked process
+            // has a private copy of; nothing else in this process refers to it.
+            if let Err(e) = (*switch).apply() {
+                report_command_error(plan.exec_err, CMD_USER, e);
             }
+            // A change of credentials clears the death signal: set it again.
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
         }
         libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         if let Some((ruleset, rights)) = plan.landlock {

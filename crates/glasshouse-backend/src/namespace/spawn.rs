@@ -1,6 +1,6 @@
 //! glasshouse's side of starting a sandboxed command: prepare, clone, register, release.
 
-use super::child::{self, ChildPlan, Identity};
+use super::child::{self, ChildPlan};
 use super::mounts::{self, Layer, Placed};
 use super::{landlock, net, NamespaceBackend, NetworkMode, SandboxError};
 use crate::{BackendError, ChildControl, CommandSpec, SpawnedChild, Termination};
@@ -25,24 +25,11 @@ fn c_string(s: &OsStr) -> Result<CString, BackendError> {
     })
 }
 
-/// The user the command runs as: under sudo, the invoking user (SUDO_UID/SUDO_GID); else
-/// glasshouse's own user (no change).
-fn invoking_user() -> Option<Identity> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return None;
-    }
-    let uid = std::env::var("SUDO_UID").ok()?.parse().ok()?;
-    let gid = std::env::var("SUDO_GID").ok()?.parse().ok()?;
-    Some(Identity {
-        uid,
-        gid,
-        groups: vec![gid],
-    })
-}
-
-/// The environment the command gets: glasshouse's, with the proxy's variables in proxy mode.
-fn environment(network: NetworkMode) -> Vec<OsString> {
+/// The environment the command gets: glasshouse's, with the user's `HOME`, `USER` and
+/// `LOGNAME`, and the proxy's variables in proxy mode.
+fn environment(network: NetworkMode, user: Option<&crate::Credentials>) -> Vec<OsString> {
+    let login = user.map(crate::Credentials::environment);
+    let replaced = |k: &OsStr| login.iter().flatten().any(|(name, _)| k == *name);
     let proxy_vars = [
         "http_proxy",
         "https_proxy",
@@ -54,6 +41,7 @@ fn environment(network: NetworkMode) -> Vec<OsString> {
         .filter(|(k, _)| {
             network != NetworkMode::Proxy || !proxy_vars.iter().any(|v| k.eq_ignore_ascii_case(v))
         })
+        .filter(|(k, _)| !replaced(k))
         .map(|(k, v)| {
             let mut kv = k;
             kv.push("=");
@@ -61,6 +49,14 @@ fn environment(network: NetworkMode) -> Vec<OsString> {
             kv
         })
         .collect();
+    for (name, value) in login.iter().flatten() {
+        if let Some(v) = value {
+            let mut kv = OsString::from(name);
+            kv.push("=");
+            kv.push(v);
+            env.push(kv);
+        }
+    }
     if network == NetworkMode::Proxy {
         let http = format!("http://127.0.0.1:{}", net::PROXY_PORT);
         let socks = format!("socks5h://127.0.0.1:{}", net::PROXY_PORT);
@@ -203,13 +199,13 @@ pub(super) fn spawn(
         .chain(spec.args.iter().map(OsString::as_os_str))
         .map(c_string)
         .collect::<Result<_, _>>()?;
-    let envv: Vec<CString> = environment(b.config.network)
+    let envv: Vec<CString> = environment(b.config.network, spec.user.as_ref())
         .iter()
         .map(|s| c_string(s))
         .collect::<Result<_, _>>()?;
     let (argv_p, envp_p) = (pointers(&argv), pointers(&envv));
     let cwd_c = c_string(cwd.as_os_str())?;
-    let identity = invoking_user();
+    let mut switch = spec.user.as_ref().map(crate::credentials::Switch::new);
     let filter = super::seccomp::program();
 
     let (parent_ctl, child_ctl) = rustix::net::socketpair(
@@ -238,7 +234,7 @@ pub(super) fn spawn(
         argv: argv_p.as_ptr(),
         envp: envp_p.as_ptr(),
         cwd: &cwd_c,
-        identity: identity.as_ref(),
+        user: switch.as_mut().map(|s| s as *mut _),
         landlock: ruleset.as_ref().map(|r| (r.raw_fd(), r.write_rights())),
         tmp: c"/tmp",
         seccomp: &filter,

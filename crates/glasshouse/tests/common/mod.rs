@@ -60,13 +60,16 @@ pub fn validator() -> &'static jsonschema::Validator {
 
 /// A `glasshouse` command run in `dir`, without the environment variables that change what
 /// glasshouse records or how it loads its sensor (`GLASSHOUSE_CAPTURE_ARGV`,
-/// `GLASSHOUSE_BPF_DIR`, `GLASSHOUSE_KEEP_PROGRAMS`).
+/// `GLASSHOUSE_BPF_DIR`, `GLASSHOUSE_KEEP_PROGRAMS`), or who the command runs as (`SUDO_UID`,
+/// `SUDO_GID`: tests started through sudo still run their commands as root unless they say).
 pub fn glasshouse(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .env_remove("GLASSHOUSE_CAPTURE_ARGV")
         .env_remove("GLASSHOUSE_BPF_DIR")
-        .env_remove("GLASSHOUSE_KEEP_PROGRAMS");
+        .env_remove("GLASSHOUSE_KEEP_PROGRAMS")
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID");
     cmd
 }
 

@@ -73,11 +73,7 @@ fn header(out: &mut String, r: &Receipt, s: Style) {
         "  command   {}",
         fold_chars(&command, Some(ARGV_CHARS))
     );
-    let user = match &r.environment.home {
-        Some(home) => format!("HOME {home}"),
-        None => "(not recorded)".to_owned(),
-    };
-    let _ = writeln!(out, "  user      {user}");
+    let _ = writeln!(out, "  user      {}", user_line(r));
     let o = &r.outcome;
     let ended = match (o.exit_code, o.signal, &o.error) {
         (_, _, Some(error)) => s.bad(format!("error: {error}")),
@@ -106,12 +102,58 @@ fn header(out: &mut String, r: &Receipt, s: Style) {
     );
 }
 
+/// Who the command ran as: its recorded user (name, ids, how it was chosen); for a receipt from
+/// before that was recorded, only its `HOME`.
+fn user_line(r: &Receipt) -> String {
+    let Some(u) = &r.execution.user else {
+        return r
+            .environment
+            .home
+            .as_ref()
+            .map_or_else(|| "(not recorded)".to_owned(), |h| format!("HOME {h}"));
+    };
+    let groups: Vec<String> = u.groups.iter().map(u32::to_string).collect();
+    let name = u
+        .name
+        .as_ref()
+        .map_or_else(|| format!("uid {}", u.uid), ToString::to_string);
+    let home = r
+        .environment
+        .home
+        .as_ref()
+        .map_or_else(String::new, |h| format!(", HOME {h}"));
+    format!(
+        "{name} (uid {}, gid {}, groups {}; {}){home}",
+        u.uid,
+        u.gid,
+        if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join(",")
+        },
+        match u.source.as_str() {
+            "sudo" => "the user who ran sudo",
+            "--user" => "chosen with --user",
+            "caller" => "glasshouse's own user",
+            other => other,
+        }
+    )
+}
+
 fn seconds(ms: u64) -> String {
     format!("{}.{:03} s", ms / 1000, ms % 1000)
 }
 
-/// Coverage and policy: the two things that decide whether the rest can be trusted or accepted.
+/// Coverage and policy: the two things that decide whether the rest can be trusted or accepted;
+/// and a root command, which could have falsified both.
 fn problems(out: &mut String, r: &Receipt, s: Style) {
+    if r.sensor.as_ref().is_some_and(|c| c.command_privileged) {
+        let _ = writeln!(
+            out,
+            "  privilege {}",
+            s.warn("the command ran as root: it could have tampered with the sensor and hidden some of what it did")
+        );
+    }
     match &r.sensor {
         None => {
             let _ = writeln!(

@@ -52,6 +52,40 @@ fn show_today_plain() {
 }
 
 #[test]
+fn show_names_the_recorded_user_and_warns_of_a_root_command() {
+    let text = show("baseline", false, Style::PLAIN);
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        line(&text, "user").as_deref(),
+        Some("  user      ada (uid 1000, gid 1000, groups 27,1000; the user who ran sudo), HOME /home/ada")
+    );
+    assert_eq!(line(&text, "privilege"), None);
+    let mut root = fixture("baseline");
+    root.execution.user = Some(glasshouse_receipt::CommandUser::new(
+        0,
+        0,
+        vec![0],
+        Some("root".into()),
+        "--user",
+    ));
+    root.environment.home = Some("/root".into());
+    if let Some(sensor) = root.sensor.as_mut() {
+        sensor.command_privileged = true;
+    }
+    let text = render_show(&root, &ShowOptions::default());
+    assert_eq!(
+        line(&text, "user").as_deref(),
+        Some("  user      root (uid 0, gid 0, groups 0; chosen with --user), HOME /root")
+    );
+    let privilege = text.find("  privilege the command ran as root").unwrap();
+    assert!(privilege < text.find("processes (").unwrap(), "{text}");
+}
+
+#[test]
 fn show_reads_a_v0_3_0_receipt() {
     let text = show("legacy-v0.3.0", false, Style::PLAIN);
     assert!(text.contains("v0.3.0") && text.contains("coverage  not recorded"));

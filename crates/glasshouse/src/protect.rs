@@ -75,8 +75,12 @@ pub struct Protection {
 
 impl Protection {
     /// Loads the rules, the redaction key and the signing key; any problem refuses the run
-    /// before the command starts.
-    pub fn new(args: &ProtectArgs, command: &[OsString]) -> Result<Self, String> {
+    /// before the command starts. `home` is the command's home (`--redact-home` shows it as `~`).
+    pub fn new(
+        args: &ProtectArgs,
+        command: &[OsString],
+        home: Option<OsString>,
+    ) -> Result<Self, String> {
         let rules = match &args.redaction_rules {
             Some(path) => Rules::from_file(path),
             None => Rules::builtin(),
@@ -88,7 +92,7 @@ impl Protection {
         };
         let key = RedactionKey::load_or_create(&key_path)
             .map_err(|e| format!("{e} (choose another key file with --redaction-key)"))?;
-        let home = std::env::var_os("HOME").filter(|_| args.redact_home);
+        let home = home.filter(|_| args.redact_home);
         let redactor =
             Arc::new(Redactor::new(rules, key).with_home(home.as_ref().map(|h| h.as_bytes())));
         let mut hooks = Hooks::default();

@@ -174,7 +174,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
     plan.sandbox = sandbox;
     plan.user = args.user;
 
-    let mut protection = crate::protect::Protection::new(&args.protect, &plan.command)
+    // The command's home (the invoking user's under sudo) is the one `--redact-home` hides.
+    let home = glasshouse_run::user::resolve(plan.user.as_deref())
+        .map_err(exit_of)?
+        .home();
+    let mut protection = crate::protect::Protection::new(&args.protect, &plan.command, home)
         .map_err(|e| Exit::new(exit::USAGE, e))?;
     let report = glasshouse_run::run(&plan, &mut protection.hooks).map_err(exit_of)?;
     if let Some(e) = &report.spawn_error {

@@ -188,6 +188,37 @@ fn under_sudo_the_command_runs_as_the_invoking_user_and_the_receipt_is_theirs() 
 }
 
 #[test]
+fn the_fallback_copy_of_the_receipt_belongs_to_the_invoking_user_too() {
+    let dir = open_dir();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let fallback = tempfile::tempdir().unwrap();
+    // The command (as nobody) removes the receipt's directory: the write must fall back.
+    let out = glasshouse(dir.path())
+        .args(["run", "--profile", "host", "--quiet", "--receipt"])
+        .arg(out_dir.join("receipt.json"))
+        .args(["--", "rm", "-r"])
+        .arg(&out_dir)
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .env("TMPDIR", fallback.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(121), "{out:?}");
+    let kept: Vec<PathBuf> = std::fs::read_dir(fallback.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(owner(&kept[0]), (65534, 65534), "{}", kept[0].display());
+    assert_eq!(
+        read_receipt(&kept[0])["execution"]["user"]["uid"],
+        json!(65534)
+    );
+}
+
+#[test]
 fn user_chooses_another_user_and_the_receipt_still_belongs_to_the_invoking_one() {
     let dir = open_dir();
     let user = TestUser::create("b", Path::new("/nonexistent"));
@@ -339,4 +370,24 @@ fn a_non_root_command_cannot_reach_its_recorder_and_a_root_one_is_recorded_as_ab
         sensor["notes"].to_string().contains("ran as root"),
         "{sensor:#}"
     );
+}
+
+#[test]
+fn redact_home_hides_the_home_of_the_user_the_command_runs_as() {
+    let dir = open_dir();
+    let home = dir.path().join("h");
+    std::fs::create_dir(&home).unwrap();
+    let user = TestUser::create("h", &home);
+    std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+    let out = run(
+        dir.path(),
+        Some((user.uid, user.gid)),
+        &["--redact-home"],
+        "touch \"$HOME/notes.txt\"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r = read_receipt(&dir.path().join("receipt.json"));
+    let writes = r["filesystem"]["writes"].to_string();
+    assert!(writes.contains("\"~/notes.txt\""), "{writes}");
+    assert!(!writes.contains(home.to_str().unwrap()), "{writes}");
 }

@@ -206,7 +206,7 @@ fn the_run_after_a_crash_sees_nothing_of_the_crashed_runs_tree() {
         "openat count {openat} is cat's own\n{}",
         run.excerpt()
     );
-    assert!(run.receipt.sensor.as_ref().is_some_and(|c| c.complete));
+    run.assert_complete();
 }
 
 /// Two runs at the same time hold two sets: each records its own command and nothing of the

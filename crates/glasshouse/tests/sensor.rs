@@ -465,7 +465,8 @@ fn double_fork_daemon_is_recorded_and_ended() {
 // 12-14. Volume and isolation
 // ---------------------------------------------------------------------------------------------
 
-/// 20,000 distinct files opened: every one is in reads, nothing is lost, coverage is complete.
+/// 20,000 distinct files opened: every one is in reads, nothing is lost, coverage is complete
+/// (but for the hooks a kernel lacks, which the receipt names).
 #[test]
 fn twenty_thousand_files_are_all_recorded() {
     const COUNT: usize = 20_000;
@@ -492,11 +493,7 @@ fn twenty_thousand_files_are_all_recorded() {
         run.excerpt_under(&s.work)
     );
     run.assert_files(&s.work, &want.iter().cloned().collect::<Vec<_>>(), &[], &[]);
-    assert!(
-        sensor.complete,
-        "sensor.complete\n{}",
-        run.excerpt_under(&s.work)
-    );
+    run.assert_complete();
     assert!(run.syscall_count("openat") >= COUNT as u64);
 }
 

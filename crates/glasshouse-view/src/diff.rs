@@ -83,6 +83,11 @@ pub struct Diff {
     pub outcome: Option<Change<String>>,
     /// Sensor coverage (`complete`, or `incomplete: ...`), when it changed.
     pub coverage: Option<Change<String>>,
+    /// Whether the command ran as root (`root`) or not (`not root`), when it changed; compared
+    /// only when both receipts recorded the command's user (uids differ between machines, so
+    /// only the privilege is compared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privilege: Option<Change<String>>,
     /// Executables run (`process_tree[].exe` and every exec'd image).
     pub executables: SetChange,
     /// Files read, written and deleted.
@@ -156,6 +161,14 @@ pub fn outcome(r: &Receipt) -> String {
         (Some(code), _, _) => format!("exit {code}"),
         (None, None, None) => "unknown".to_owned(),
     }
+}
+
+/// `root` or `not root`, when the receipt recorded the command's user.
+fn privilege(r: &Receipt) -> Option<&'static str> {
+    r.execution
+        .user
+        .as_ref()
+        .map(|u| if u.uid == 0 { "root" } else { "not root" })
 }
 
 /// Sensor coverage in one line; event counts are left out (they are counts, compared as such).
@@ -249,6 +262,10 @@ impl Diff {
             same: false,
             outcome: changed(outcome(old), outcome(new)),
             coverage: changed(coverage(old), coverage(new)),
+            privilege: match (privilege(old), privilege(new)) {
+                (Some(o), Some(n)) => changed(o.to_owned(), n.to_owned()),
+                _ => None,
+            },
             executables: SetChange::between(executables(old), executables(new)),
             files: FileChanges {
                 read: SetChange::between(paths(&fo.reads), paths(&fnew.reads)),
@@ -280,6 +297,7 @@ impl Diff {
             .sum::<usize>()
             + usize::from(self.outcome.is_some())
             + usize::from(self.coverage.is_some())
+            + usize::from(self.privilege.is_some())
             + self.counts.len()
     }
 

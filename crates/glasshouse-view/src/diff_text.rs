@@ -41,6 +41,14 @@ pub fn render(diff: &Diff, o: &RenderOptions) -> String {
         };
         let _ = writeln!(out, "{} {} → {new}", s.head("coverage"), c.old);
     }
+    if let Some(c) = &diff.privilege {
+        let new = if c.new == "root" {
+            s.bad("root (it could have tampered with the sensor)")
+        } else {
+            s.good(&c.new)
+        };
+        let _ = writeln!(out, "{} {} → {new}", s.head("command user"), c.old);
+    }
     section(&mut out, "executables", &diff.executables, false, o);
     section(&mut out, "files read", &diff.files.read, true, o);
     section(&mut out, "files written", &diff.files.write, true, o);

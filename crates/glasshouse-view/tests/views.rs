@@ -148,3 +148,40 @@ fn diff_today_as_json() {
     let json = serde_json::to_string_pretty(&baseline_today()).unwrap();
     insta::assert_snapshot!(json);
 }
+
+#[test]
+fn diff_reports_a_command_that_now_runs_as_root_but_not_another_uid() {
+    let baseline = fixture("baseline");
+    let mut other_user = fixture("rerun");
+    other_user.execution.user = Some(glasshouse_receipt::CommandUser::new(
+        1001,
+        1001,
+        vec![1001],
+        Some("bob".into()),
+        "sudo",
+    ));
+    let diff = Diff::between(&baseline, &other_user, &DiffOptions::default());
+    assert!(
+        diff.same,
+        "another ordinary user is not a difference: {diff:#?}"
+    );
+    let mut root = other_user.clone();
+    root.execution.user = Some(glasshouse_receipt::CommandUser::new(
+        0,
+        0,
+        vec![0],
+        Some("root".into()),
+        "--user",
+    ));
+    let diff = Diff::between(&baseline, &root, &DiffOptions::default());
+    assert_eq!(diff.differences(), 1, "{diff:#?}");
+    let text = diff.render(&DiffRenderOptions::default());
+    assert!(
+        text.contains("command user not root → root (it could have tampered with the sensor)"),
+        "{text}"
+    );
+    // A receipt that did not record its user is not compared on it.
+    let mut unrecorded = root.clone();
+    unrecorded.execution.user = None;
+    assert!(Diff::between(&baseline, &unrecorded, &DiffOptions::default()).same);
+}

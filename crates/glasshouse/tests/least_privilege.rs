@@ -391,3 +391,40 @@ fn redact_home_hides_the_home_of_the_user_the_command_runs_as() {
     assert!(writes.contains("\"~/notes.txt\""), "{writes}");
     assert!(!writes.contains(home.to_str().unwrap()), "{writes}");
 }
+
+#[test]
+fn capabilities_glasshouse_inherited_do_not_reach_a_command_run_as_the_user() {
+    let dir = open_dir();
+    // glasshouse started with an inheritable and an ambient capability (CAP_NET_RAW): the
+    // kernel does not clear the inheritable set when the uid changes, so the switch must.
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--inh-caps", "+net_raw", "--ambient-caps", "+net_raw", "--"])
+        .arg(common::BIN)
+        .args([
+            "run",
+            "--",
+            "grep",
+            "-E",
+            "^Cap(Inh|Prm|Eff|Amb)",
+            "/proc/self/status",
+        ])
+        .current_dir(dir.path())
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534");
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let caps: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        caps,
+        [
+            "CapInh: 0000000000000000",
+            "CapPrm: 0000000000000000",
+            "CapEff: 0000000000000000",
+            "CapAmb: 0000000000000000"
+        ],
+        "{out:?}"
+    );
+}

@@ -9,11 +9,13 @@ mod control;
 mod credentials;
 mod namespace;
 mod process;
+mod session;
 
 pub use control::ChildControl;
 pub use credentials::{Credentials, Login};
 pub use namespace::{NamespaceBackend, NamespaceConfig, NetworkMode, SandboxError};
 pub use process::ProcessBackend;
+pub use session::{Session, Terminal};
 
 use std::ffi::OsString;
 use std::process::{ChildStderr, ChildStdout};
@@ -101,6 +103,10 @@ pub struct CommandSpec {
     pub user: Option<Credentials>,
     /// Registers the command with the sensor before it execs (see [`Tracker`]).
     pub tracker: Option<Box<dyn Tracker>>,
+    /// Its process group, session and terminal (backends that cannot honour a terminal say so
+    /// with [`ExecutionBackend::supports_terminal`]; the namespace backend always gives the
+    /// command a session of its own).
+    pub session: Session,
 }
 
 /// What a backend applied, for the receipt (`execution.isolation`, `environment.sandbox`,
@@ -213,6 +219,11 @@ pub trait ExecutionBackend {
     /// Sends a signal to the command. Safe against pid reuse: after the command has been waited
     /// for, this does nothing.
     fn kill(&self, signal: i32) -> Result<(), BackendError>;
+
+    /// Whether the backend honours [`Session::Terminal`] (otherwise the caller keeps pipes).
+    fn supports_terminal(&self) -> bool {
+        false
+    }
 
     /// What the backend applied, once the run is over (stops a proxy, so call it after the
     /// command's tree has ended).

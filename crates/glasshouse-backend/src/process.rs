@@ -119,6 +119,8 @@ impl ExecutionBackend for ProcessBackend {
         // This backend cannot hold its child from the parent (spawn returns after exec), so
         // the child registers itself; it shares glasshouse's pid namespace, so its pid is right.
         // It does so first, while it still has glasshouse's credentials.
+        let session = crate::session::apply(&mut cmd, spec.session)
+            .map_err(|e| classify_spawn_error(program.clone(), e))?;
         let tracking = spec.tracker.as_ref().map(|t| t.self_tracking_hook());
         let mut switch = None;
         let mut switch_report = None;
@@ -133,7 +135,12 @@ impl ExecutionBackend for ProcessBackend {
             switch = Some(hook);
             switch_report = Some(report);
         }
-        for hook in tracking.into_iter().chain(switch).chain(spec.before_exec) {
+        for hook in session
+            .into_iter()
+            .chain(tracking)
+            .chain(switch)
+            .chain(spec.before_exec)
+        {
             // SAFETY: the hooks' contract (BeforeExecHook) is async-signal-safety: they make raw
             // system calls only, which is what pre_exec requires between fork and exec.
             unsafe {
@@ -187,6 +194,10 @@ impl ExecutionBackend for ProcessBackend {
         })
     }
 
+    fn supports_terminal(&self) -> bool {
+        true
+    }
+
     fn kill(&self, signal: i32) -> Result<(), BackendError> {
         // The pidfd keeps naming the original child even after it was reaped, so this can never
         // signal a reused pid.
@@ -206,6 +217,7 @@ mod tests {
             before_exec: Vec::new(),
             tracker: None,
             user: None,
+            session: crate::Session::Shared,
         }
     }
 

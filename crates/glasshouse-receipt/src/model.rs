@@ -438,6 +438,18 @@ pub struct Artifacts {
     /// Since v0.4.0: bytes written to stderr.
     #[serde(default)]
     pub stderr_bytes: u64,
+    /// Since v0.4.0: glasshouse's streams that were terminals (`stdin`, `stdout`, `stderr`, in
+    /// that order). When stdout or stderr is listed, the command had a pseudo-terminal of
+    /// glasshouse's in their place, and that stream's hash and count cover what reached the
+    /// terminal (after the terminal's output processing, such as `\n` to `\r\n`, and with the
+    /// echo of what was typed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terminals: Vec<String>,
+    /// Since v0.4.0: stdout and stderr were one terminal, so one pseudo-terminal carried both:
+    /// `stdout_hash` and `stdout_bytes` cover both streams in the order the terminal received
+    /// them, and `stderr_hash` is the hash of nothing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stderr_in_stdout: bool,
 }
 
 /// Legacy flat process entry.

@@ -64,9 +64,15 @@ pub(crate) fn isolation(receipt: &mut Receipt, applied: glasshouse_backend::Isol
     }
 }
 
+/// Which of glasshouse's streams were terminals, and whether one pty carried stdout and stderr.
+pub(crate) fn terminals(receipt: &mut Receipt, streams: crate::pty::Streams, run: &Supervised) {
+    receipt.artifacts.terminals = streams.names();
+    receipt.artifacts.stderr_in_stdout = run.stderr_in_stdout;
+}
+
 /// Puts the outcome, output hashes, resources and observations into `receipt`.
 pub(crate) fn assemble(receipt: &mut Receipt, run: Supervised, observed: Observations) {
-    let mut notes = Vec::new();
+    let mut notes = run.notes;
     for (stream, result, hash, bytes) in [
         (
             "stdout",

@@ -27,6 +27,7 @@ pub mod check;
 pub mod guard;
 pub mod hooks;
 mod plain;
+pub mod pty;
 pub mod supervise;
 pub mod tee;
 pub mod user;
@@ -243,6 +244,9 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let _guard = guard::Guard::start();
     let before_exec = vec![guard::death_signal_hook()];
+    let terminals = pty::Streams::of_glasshouse();
+    let owner = checked.user.switch.then_some(checked.user.command.uid);
+    let (session, connection, pty_note) = connect(backend.as_ref(), terminals, owner);
     let spec = CommandSpec {
         program: plan.command[0].clone(),
         args: plan.command[1..].to_vec(),
@@ -250,8 +254,17 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
         before_exec,
         tracker: Some(Box::new(supervise::SensorTracker(sensor.registration()))),
         user: checked.user.switch.then(|| checked.user.command.clone()),
+        session,
     };
-    let supervised = supervise::supervise(backend.as_mut(), spec, signals, &sensor, plan, hooks)?;
+    let mut supervised = supervise::supervise(
+        backend.as_mut(),
+        spec,
+        signals,
+        &sensor,
+        plan,
+        hooks,
+        connection,
+    )?;
     receipt.timing.duration_ms = supervised.duration.as_millis() as u64;
     // The tree has ended: the backend can say what it applied (and stop its proxy).
     let isolation = backend.isolation();
@@ -262,6 +275,8 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
 
     hooks.stage(Stage::Assemble);
     let spawn_error = supervised.spawn_error.clone();
+    supervised.notes.extend(pty_note);
+    assemble::terminals(&mut receipt, terminals, &supervised);
     assemble::assemble(&mut receipt, supervised, observed);
     assemble::isolation(&mut receipt, isolation);
     assemble::privilege(&mut receipt, &checked.user);
@@ -310,6 +325,55 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
         policy_violated,
         spawn_error,
     })
+}
+
+/// The command's session and streams (docs/terminals.md): a pty when glasshouse's stdout or
+/// stderr is a terminal and the backend can give one; else glasshouse's process group while
+/// glasshouse has a controlling terminal (the command may read it and is stopped with it), and
+/// a process group of its own without one. The note says why a terminal became a pipe.
+/// `owner`: the user the command runs as, when glasshouse switches to one (the pty's slave is
+/// theirs, as a login's terminal is).
+fn connect(
+    backend: &(dyn glasshouse_backend::ExecutionBackend + Send),
+    terminals: pty::Streams,
+    owner: Option<u32>,
+) -> (
+    glasshouse_backend::Session,
+    supervise::Connection,
+    Option<String>,
+) {
+    use glasshouse_backend::Session;
+    let mut note = None;
+    if backend.supports_terminal() {
+        match pty::Pty::open(terminals, owner) {
+            Ok(Some(mut pty)) => match pty.terminal() {
+                Ok(terminal) => {
+                    let connection = supervise::Connection {
+                        pty: Some(pty),
+                        own_group: true,
+                    };
+                    return (Session::Terminal(terminal), connection, None);
+                }
+                Err(e) => note = Some(e.to_string()),
+            },
+            Ok(None) => {}
+            Err(e) => note = Some(e.to_string()),
+        }
+    }
+    let note = note.map(|e| {
+        format!("glasshouse could not open a pseudo-terminal for the command ({e}): its output streams were pipes")
+    });
+    let own_group = !supervise::has_controlling_terminal();
+    let session = if own_group {
+        Session::OwnGroup
+    } else {
+        Session::Shared
+    };
+    let connection = supervise::Connection {
+        pty: None,
+        own_group: own_group && backend.supports_terminal(),
+    };
+    (session, connection, note)
 }
 
 #[cfg(test)]

@@ -38,11 +38,12 @@ pub fn run_plain(
         before_exec: Vec::new(),
         tracker: None,
         user: user.switch.then_some(user.command),
+        session: glasshouse_backend::Session::Shared,
     };
     let signals = SignalForwarder::install()?;
     match backend.spawn(spec) {
         Ok(child) => {
-            let forwarding = signals.forward_to(child.control.clone(), kill_after);
+            let forwarding = signals.forward_to(child.control.clone(), kill_after, false);
             let termination = backend.wait();
             let _ = forwarding.close();
             termination

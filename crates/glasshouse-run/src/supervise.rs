@@ -1,6 +1,7 @@
 //! The spawn, wait and linger stages: start the command with its output hashed, forward
 //! signals while waiting for it, then follow and end what outlives it.
 
+use crate::pty::Pty;
 use crate::tee::{Tee, TeeResult};
 use crate::{Hooks, RunError, RunPlan, Stage};
 use glasshouse_backend::{BackendError, ChildControl, CommandSpec, ExecutionBackend, Termination};
@@ -46,6 +47,18 @@ pub(crate) struct Supervised {
     pub stderr: Option<TeeResult>,
     /// The command ignored a forwarded SIGTERM/SIGHUP and was killed after this grace.
     pub killed_after: Option<Duration>,
+    /// One pty carried both stdout and stderr: `stdout` holds both.
+    pub stderr_in_stdout: bool,
+    /// What the receipt's `sensor.notes` must say about the streams.
+    pub notes: Vec<String>,
+}
+
+/// How the command is connected: the pty it gets (when glasshouse's stdout or stderr is a
+/// terminal), and whether it leads a process group of its own (forwarded signals then go to
+/// the whole group, as a terminal's or a group kill would have).
+pub(crate) struct Connection {
+    pub pty: Option<Pty>,
+    pub own_group: bool,
 }
 
 /// Spawns, waits and lingers.
@@ -56,6 +69,7 @@ pub(crate) fn supervise(
     sensor: &Sensor,
     plan: &RunPlan,
     hooks: &mut Hooks,
+    connection: Connection,
 ) -> Result<Supervised, RunError> {
     let started = Instant::now();
     let mut child = match backend.spawn(spec) {
@@ -73,10 +87,14 @@ pub(crate) fn supervise(
                 stdout: None,
                 stderr: None,
                 killed_after: None,
+                stderr_in_stdout: false,
+                notes: Vec::new(),
             });
         }
     };
     hooks.spawned(child.pid);
+    let on_pty = connection.pty.as_ref().map(Pty::streams);
+    let terminal = connection.pty.map(Pty::start);
     let stdout = child
         .stdout
         .take()
@@ -85,7 +103,8 @@ pub(crate) fn supervise(
         .stderr
         .take()
         .map(|s| Tee::start(s, std::io::stderr()));
-    let forwarding = signals.forward_to(child.control.clone(), plan.kill_after);
+    let forwarding =
+        signals.forward_to(child.control.clone(), plan.kill_after, connection.own_group);
 
     hooks.stage(Stage::Wait);
     let termination = backend.wait();
@@ -102,6 +121,15 @@ pub(crate) fn supervise(
         Ok(t) => (t, None),
         Err(e) => (Termination::Exited(WAIT_FAILED), Some(e.to_string())),
     };
+    let mut stdout = stdout.map(|t| t.finish(TEE_DEADLINE));
+    let mut stderr = stderr.map(|t| t.finish(TEE_DEADLINE));
+    // The terminal gets its settings back here, once the tree's output has ended.
+    let (on_terminal, notes) = terminal.map_or((None, Vec::new()), |t| t.finish(TEE_DEADLINE));
+    match on_pty {
+        Some(streams) if streams.stdout => stdout = on_terminal,
+        Some(_) => stderr = on_terminal,
+        None => {}
+    }
     Ok(Supervised {
         root_pid: Some(child.pid),
         termination,
@@ -109,8 +137,10 @@ pub(crate) fn supervise(
         duration,
         ended,
         linger_ms,
-        stdout: stdout.map(|t| t.finish(TEE_DEADLINE)),
-        stderr: stderr.map(|t| t.finish(TEE_DEADLINE)),
+        stdout,
+        stderr,
+        stderr_in_stdout: on_pty.is_some_and(|s| s.stdout && s.stderr),
+        notes,
         killed_after: (forwarded.killed_after_grace
             && termination == Termination::Signaled(libc::SIGKILL))
         .then_some(plan.kill_after),
@@ -218,7 +248,14 @@ impl SignalForwarder {
 
     /// Forwards what was caught so far, and everything caught later, to the child; a command
     /// that does not end within `kill_after` of a forwarded SIGTERM or SIGHUP is killed.
-    pub fn forward_to(mut self, control: ChildControl, kill_after: Duration) -> Forwarding {
+    /// With `to_group` (the command leads a process group of its own) the signal goes to that
+    /// whole group, as a terminal's key or a kill of glasshouse's group would have reached it.
+    pub fn forward_to(
+        mut self,
+        control: ChildControl,
+        kill_after: Duration,
+        to_group: bool,
+    ) -> Forwarding {
         let handle = self.signals.handle();
         let (ended, grace_over) = mpsc::channel::<()>();
         let killed = Arc::new(AtomicBool::new(false));
@@ -230,7 +267,11 @@ impl SignalForwarder {
                 if !should_forward(origin.cause == Cause::Kernel, sender, control.pid()) {
                     continue;
                 }
-                let _ = control.signal(origin.signal);
+                if to_group {
+                    signal_group(&control, origin.signal);
+                } else {
+                    let _ = control.signal(origin.signal);
+                }
                 if matches!(origin.signal, libc::SIGTERM | libc::SIGHUP) {
                     if let Some((grace_over, killed)) = timer.take() {
                         let control = control.clone();
@@ -275,6 +316,50 @@ impl Forwarding {
             killed_after_grace: self.killed.load(Ordering::SeqCst),
         }
     }
+}
+
+/// Sends `signal` to the process group the command leads. Its id is the command's pid, which
+/// cannot name anyone else while the command is not reaped (its pidfd still takes signal 0) or
+/// any member of its group lives; once the command is gone, only the command itself is signalled
+/// (through its pidfd, which does nothing then).
+fn signal_group(control: &ChildControl, signal: i32) {
+    let group = rustix::process::Pid::from_raw(control.pid() as i32);
+    let sig = rustix::process::Signal::from_named_raw(signal);
+    match (group, sig, control.pidfd()) {
+        (Some(group), Some(sig), Some(pidfd)) if not_reaped(pidfd) => {
+            let _ = rustix::process::kill_process_group(group, sig);
+        }
+        _ => {
+            let _ = control.signal(signal);
+        }
+    }
+}
+
+/// Whether the process behind `pidfd` has not been reaped yet (signal 0 still reaches it).
+fn not_reaped(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: pidfd_send_signal with signal 0 and no siginfo only checks that the process
+    // exists; the descriptor is borrowed and valid for the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            0,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        ) == 0
+    }
+}
+
+/// Whether glasshouse has a controlling terminal (field 7 of /proc/self/stat, `tty_nr`).
+pub(crate) fn has_controlling_terminal() -> bool {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().nth(4)?.parse::<i64>().ok()
+        })
+        .is_some_and(|tty| tty != 0)
 }
 
 /// Whether a caught signal must be forwarded to the command `child` (see [`SignalForwarder`]):

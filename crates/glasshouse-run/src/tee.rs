@@ -71,6 +71,23 @@ impl Tee {
         Self { state, done }
     }
 
+    /// Copies `from` (a pty's master: no splice, and EIO once the last slave closed) into `to`
+    /// with read and write, hashing everything.
+    pub fn start_copied<R, W>(from: R, to: W) -> Self
+    where
+        R: AsFd + Send + 'static,
+        W: AsFd + Send + 'static,
+    {
+        let state = Arc::new(Mutex::new(TeeState::default()));
+        let (tx, done) = mpsc::channel();
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            pass_copied(from, &to, &shared);
+            let _ = tx.send(());
+        });
+        Self { state, done }
+    }
+
     /// Waits up to `deadline` for end of file and returns the hash of what passed so far.
     pub fn finish(self, deadline: Duration) -> TeeResult {
         let complete = self.done.recv_timeout(deadline).is_ok();
@@ -173,7 +190,7 @@ fn read_exact(from: &impl AsFd, mut buf: &mut [u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-fn write_all(to: &impl AsFd, mut buf: &[u8]) -> Result<(), Errno> {
+pub(crate) fn write_all(to: &impl AsFd, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
         match rustix::io::write(to, buf) {
             Ok(0) => return Err(Errno::PIPE),

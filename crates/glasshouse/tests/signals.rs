@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{glasshouse, read_receipt, Testers};
-use std::ffi::CStr;
+use common::{glasshouse, on_terminal, open_pty, read_master, read_receipt, Testers};
 use std::fs;
 use std::io::Read as _;
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::os::fd::AsRawFd as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -35,22 +34,6 @@ fn wait_or_fail(child: &mut Child) -> std::process::ExitStatus {
     common::wait_within(child, DEADLINE, "glasshouse did not end")
 }
 
-/// A new pseudo-terminal: its master and the path of its slave.
-fn open_pty() -> (OwnedFd, std::ffi::CString) {
-    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r are called as documented, on the
-    // descriptor just opened and a buffer of the size passed.
-    unsafe {
-        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-        assert!(master >= 0, "posix_openpt");
-        assert_eq!(libc::grantpt(master), 0);
-        assert_eq!(libc::unlockpt(master), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(master, name.as_mut_ptr(), name.len()), 0);
-        let slave = CStr::from_ptr(name.as_ptr()).to_owned();
-        (OwnedFd::from_raw_fd(master), slave)
-    }
-}
-
 #[test]
 fn one_ctrl_c_reaches_the_command_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,25 +45,9 @@ fn one_ctrl_c_reaches_the_command_once() {
         .arg(&ready)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: between fork and exec only async-signal-safe calls: setsid, open, ioctl, dup2,
-    // close, signal.
-    unsafe {
-        cmd.pre_exec(move || {
-            // A session of its own whose controlling terminal is the pty, with glasshouse in
-            // its foreground process group: as in an interactive shell.
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let fd = libc::open(slave.as_ptr(), libc::O_RDWR);
-            if fd < 0 || libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::dup2(fd, 0);
-            libc::close(fd);
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            Ok(())
-        });
-    }
+    // A session of its own whose controlling terminal is the pty, with glasshouse in its
+    // foreground process group, the terminal as stdin only: as in an interactive shell.
+    on_terminal(&mut cmd, slave, &[0]);
     let mut child = cmd.spawn().unwrap();
     wait_for_file(&ready, &mut child);
     // Ctrl-C typed on the terminal, three times: the line discipline sends SIGINT to the
@@ -108,7 +75,114 @@ fn one_ctrl_c_reaches_the_command_once() {
         .unwrap();
     assert_eq!(out, "SIGINT 3\n", "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
-    let _ = master.as_raw_fd();
+    drop(master);
+}
+
+/// Sends SIGINT to glasshouse's whole process group three times, 300 ms apart, as `kill -INT
+/// -PGID` from another terminal would.
+fn interrupt_group_three_times(glasshouse_pid: u32) {
+    for _ in 0..3 {
+        // SAFETY: kill(2) of the process group this test's own child leads (it called setsid).
+        assert_eq!(
+            unsafe { libc::kill(-(glasshouse_pid as i32), libc::SIGINT) },
+            0
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_signal_to_glasshouses_group_reaches_the_command_once_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let mut cmd = glasshouse(dir.path());
+    cmd.args(["run", "--profile", "host", "--quiet", "--"])
+        .arg(TESTERS.path("sigcount"))
+        .arg(&ready)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // A session of its own without a terminal, as under a service manager or an agent.
+    // SAFETY: setsid between fork and exec is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    wait_for_file(&ready, &mut child);
+    interrupt_group_three_times(child.id());
+    let status = wait_or_fail(&mut child);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    // The command has a process group of its own: only glasshouse's copy reached it.
+    assert_eq!(out, "SIGINT 3\n", "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn a_signal_to_glasshouses_group_reaches_the_command_once_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    let before = termios_of(&master);
+    let ready = dir.path().join("ready");
+    let mut cmd = glasshouse(dir.path());
+    cmd.args(["run", "--profile", "host", "--quiet", "--"])
+        .arg(TESTERS.path("sigcount"))
+        .arg(&ready)
+        .stderr(Stdio::piped());
+    on_terminal(&mut cmd, slave, &[0, 1]);
+    let (seen, reader) = read_master(master.try_clone().unwrap());
+    let mut child = cmd.spawn().unwrap();
+    wait_for_file(&ready, &mut child);
+    // While the command runs, glasshouse's terminal is raw: the keys go to the command's.
+    let raw = termios_of(&master);
+    assert_eq!(raw.c_lflag & (libc::ICANON | libc::ECHO | libc::ISIG), 0);
+    interrupt_group_three_times(child.id());
+    let status = wait_or_fail(&mut child);
+    reader.join().unwrap();
+    let out = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    // The command runs in a session of its own on glasshouse's pty.
+    assert_eq!(out, "SIGINT 3\r\n", "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+    // glasshouse gave its terminal back the settings it found.
+    let after = termios_of(&master);
+    assert_eq!(
+        (after.c_lflag, after.c_iflag, after.c_oflag),
+        (before.c_lflag, before.c_iflag, before.c_oflag)
+    );
+}
+
+fn termios_of(fd: &std::os::fd::OwnedFd) -> libc::termios {
+    // SAFETY: tcgetattr fills the termios on the stack from a descriptor this test holds.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(fd.as_raw_fd(), &mut t), 0);
+        t
+    }
 }
 
 #[test]

@@ -946,3 +946,91 @@ pub fn wait_within(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Terminals
+// ---------------------------------------------------------------------------------------------
+
+/// A new pseudo-terminal: its master and the path of its slave.
+pub fn open_pty() -> (std::os::fd::OwnedFd, std::ffi::CString) {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r are called as documented, on the
+    // descriptor just opened and a buffer of the size passed.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(master >= 0, "posix_openpt");
+        assert_eq!(libc::grantpt(master), 0);
+        assert_eq!(libc::unlockpt(master), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(master, name.as_mut_ptr(), name.len()), 0);
+        let slave = std::ffi::CStr::from_ptr(name.as_ptr()).to_owned();
+        (std::os::fd::OwnedFd::from_raw_fd(master), slave)
+    }
+}
+
+/// Makes `cmd` the leader of a new session whose controlling terminal is the pty `slave`, with
+/// the slave as each of the descriptors `fds` (an interactive shell's job, in its own terminal).
+pub fn on_terminal(cmd: &mut Command, slave: std::ffi::CString, fds: &'static [i32]) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: between fork and exec only async-signal-safe calls: setsid, open, ioctl, dup2,
+    // close, signal.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let fd = libc::open(slave.as_ptr(), libc::O_RDWR);
+            if fd < 0 || libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for &target in fds {
+                libc::dup2(fd, target);
+            }
+            if !fds.contains(&fd) {
+                libc::close(fd);
+            }
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+}
+
+/// Reads everything from a pty's master until its last slave is closed (EIO), on a thread.
+/// The bytes read so far are shared, so a test can wait for a line before it acts.
+pub fn read_master(
+    master: std::os::fd::OwnedFd,
+) -> (
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    std::thread::JoinHandle<()>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shared = std::sync::Arc::clone(&seen);
+    let thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match rustix::io::read(&master, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => shared.lock().unwrap().extend_from_slice(&buf[..n]),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    (seen, thread)
+}
+
+/// Waits until `seen` holds `text`, for at most `deadline`.
+pub fn wait_for_output(seen: &std::sync::Mutex<Vec<u8>>, text: &str, deadline: Duration) {
+    let start = Instant::now();
+    loop {
+        let now = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+        if now.contains(text) {
+            return;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "{text:?} never appeared on the terminal; it shows {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

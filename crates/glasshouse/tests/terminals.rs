@@ -1,0 +1,181 @@
+//! Terminals (issue 11, item 6): when glasshouse's stdout or stderr is a terminal, the command
+//! still sees one (isatty, the window size and its changes) while what reaches the terminal is
+//! hashed, and the receipt lists which streams were terminals.
+
+mod common;
+
+use common::{glasshouse, on_terminal, open_pty, read_master, read_receipt, wait_for_output};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::process::Stdio;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn set_window(master: &OwnedFd, rows: u16, cols: u16) {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which outlives the call.
+    assert_eq!(
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) },
+        0
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The paths of the receipt's file lists that are terminal devices.
+fn terminal_paths(receipt: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for (key, list) in receipt["filesystem"].as_object().into_iter().flatten() {
+        if key == "descriptors" {
+            continue;
+        }
+        for entry in list.as_array().into_iter().flatten() {
+            let text = entry.to_string();
+            if text.contains("/dev/ptmx") || text.contains("/dev/pts") {
+                found.push(format!("{key}: {text}"));
+            }
+        }
+    }
+    found
+}
+
+/// Python, run under glasshouse on a terminal: says which of its streams are terminals and the
+/// window size, then reports a resize and echoes the line typed.
+const INTERACTIVE: &str = r#"
+import os, signal, sys
+def winch(*_):
+    s = os.get_terminal_size(1)
+    print("winch", s.columns, s.lines, flush=True)
+signal.signal(signal.SIGWINCH, winch)
+print("isatty", os.isatty(0), os.isatty(1), os.isatty(2))
+s = os.get_terminal_size(1)
+print("size", s.columns, s.lines)
+print("ready", flush=True)
+print("read", sys.stdin.readline().strip(), flush=True)
+"#;
+
+#[test]
+fn the_command_sees_the_terminal_its_size_and_what_is_typed_and_the_output_is_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    set_window(&master, 24, 80);
+    let mut cmd = glasshouse(dir.path());
+    cmd.args(["run", "--profile", "host", "--quiet", "--"])
+        .args(["python3", "-c", INTERACTIVE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // stdin and stdout are the terminal; stderr is a pipe.
+    on_terminal(&mut cmd, slave, &[0, 1]);
+    let input = master.try_clone().unwrap();
+    let (seen, reader) = read_master(master);
+    let mut child = cmd.spawn().unwrap();
+    wait_for_output(&seen, "ready", DEADLINE);
+    // The window changes: glasshouse (the terminal's foreground job) gets SIGWINCH and
+    // passes the size on.
+    set_window(&input, 30, 100);
+    wait_for_output(&seen, "winch 100 30", DEADLINE);
+    // Enter on a raw terminal is a carriage return; the command's terminal turns it into a
+    // newline, as the real one would have.
+    assert_eq!(rustix::io::write(&input, b"hello\r").unwrap(), 6);
+    let status = common::wait_within(&mut child, DEADLINE, "glasshouse did not end");
+    reader.join().unwrap();
+    let bytes = seen.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}\n{text}");
+    // The terminal's output processing and echo, as the real terminal would have shown them.
+    assert!(text.contains("isatty True True False\r\n"), "{text:?}");
+    assert!(text.contains("size 80 24\r\n"), "{text:?}");
+    assert!(text.contains("hello\r\nread hello\r\n"), "{text:?}");
+
+    let receipt = read_receipt(&dir.path().join("receipt.json"));
+    let artifacts = &receipt["artifacts"];
+    assert_eq!(
+        artifacts["terminals"],
+        serde_json::json!(["stdin", "stdout"])
+    );
+    assert!(artifacts.get("stderr_in_stdout").is_none(), "{artifacts}");
+    // Everything that reached the terminal came through the hash, and nothing else.
+    assert_eq!(artifacts["stdout_hash"], sha256_hex(&bytes), "{text:?}");
+    assert_eq!(artifacts["stdout_bytes"], bytes.len());
+    // glasshouse opened the pty before the command existed: the command did not.
+    assert_eq!(terminal_paths(&receipt), Vec::<String>::new());
+    // The sensor saw the command start with a terminal as stdin and stdout.
+    let descriptors = receipt["filesystem"]["descriptors"].as_array().unwrap();
+    for fd in [0, 1] {
+        let entry = descriptors
+            .iter()
+            .find(|d| d["fd"] == fd)
+            .unwrap_or_else(|| panic!("no descriptor {fd}: {descriptors:?}"));
+        let path = entry["path"].to_string();
+        assert!(path.contains("/dev/pts/"), "{entry}");
+    }
+}
+
+#[test]
+fn stdout_and_stderr_on_one_terminal_share_one_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    // A raw terminal: the bytes read here are exactly the ones glasshouse wrote.
+    // SAFETY: tcgetattr/tcsetattr on the master just opened, with a termios on the stack.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(master.as_raw_fd(), &mut t), 0);
+        libc::cfmakeraw(&mut t);
+        assert_eq!(libc::tcsetattr(master.as_raw_fd(), libc::TCSANOW, &t), 0);
+    }
+    let script = "[ -t 0 ] || echo stdin-not-a-terminal; [ -t 1 ] && [ -t 2 ] && echo both-terminals; echo to-stderr >&2; echo to-stdout";
+    let mut cmd = glasshouse(dir.path());
+    cmd.args([
+        "run",
+        "--profile",
+        "host",
+        "--quiet",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ])
+    .stdin(Stdio::null());
+    on_terminal(&mut cmd, slave, &[1, 2]);
+    let (seen, reader) = read_master(master);
+    let mut child = cmd.spawn().unwrap();
+    let status = common::wait_within(&mut child, DEADLINE, "glasshouse did not end");
+    reader.join().unwrap();
+    let bytes = seen.lock().unwrap().clone();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        "stdin-not-a-terminal\nboth-terminals\nto-stderr\nto-stdout\n"
+    );
+    let receipt = read_receipt(&dir.path().join("receipt.json"));
+    let artifacts = &receipt["artifacts"];
+    assert_eq!(
+        artifacts["terminals"],
+        serde_json::json!(["stdout", "stderr"])
+    );
+    assert_eq!(artifacts["stderr_in_stdout"], true);
+    assert_eq!(artifacts["stdout_hash"], sha256_hex(&bytes));
+    assert_eq!(artifacts["stdout_bytes"], bytes.len());
+    assert_eq!(artifacts["stderr_hash"], sha256_hex(b""));
+    assert_eq!(artifacts["stderr_bytes"], 0);
+    assert_eq!(terminal_paths(&receipt), Vec::<String>::new());
+}

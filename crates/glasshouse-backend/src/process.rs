@@ -66,13 +66,9 @@ pub(crate) fn find_in_path(program: &std::ffi::OsStr) -> Option<std::path::PathB
 /// the command what the user has without glasshouse, set-id programs (`sudo`, `passwd`) too.
 fn switch_user_hook(
     user: &crate::Credentials,
-) -> Result<(BeforeExecHook, std::os::fd::OwnedFd), BackendError> {
+) -> std::io::Result<(BeforeExecHook, std::os::fd::OwnedFd)> {
     use rustix::pipe::PipeFlags;
-    let (report_r, report_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)
-        .map_err(|e| BackendError::SpawnFailed {
-            program: String::new(),
-            source: e.into(),
-        })?;
+    let (report_r, report_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
     let mut switch = crate::credentials::Switch::new(user);
     let hook: BeforeExecHook = Box::new(move || {
         switch.apply().map_err(|errno| {
@@ -131,7 +127,11 @@ impl ExecutionBackend for ProcessBackend {
                     None => cmd.env_remove(name),
                 };
             }
-            let (hook, report) = switch_user_hook(user)?;
+            let (hook, report) =
+                switch_user_hook(user).map_err(|source| BackendError::SpawnFailed {
+                    program: program.clone(),
+                    source,
+                })?;
             switch = Some(hook);
             switch_report = Some(report);
         }
@@ -154,8 +154,10 @@ impl ExecutionBackend for ProcessBackend {
                     source: std::io::Error::new(
                         errno.kind(),
                         format!(
-                            "cannot switch to uid {} gid {} (groups {:?}) before exec: {errno}",
-                            user.uid, user.gid, user.groups
+                            "cannot switch to uid {} gid {} with {} groups before exec: {errno}",
+                            user.uid,
+                            user.gid,
+                            user.groups.len()
                         ),
                     ),
                 },
@@ -288,6 +290,30 @@ mod tests {
             out,
             format!("65534\n65534\n65534 4\n/nonexistent nobody\n{caps}")
         );
+    }
+
+    #[test]
+    fn a_switch_the_kernel_refuses_stops_the_command_and_says_why() {
+        let mut b = ProcessBackend::new();
+        let marker = tempfile::tempdir().unwrap();
+        let ran = marker.path().join("ran");
+        let script = format!("touch {}", ran.display());
+        let mut s = spec("sh", &["-c", &script]);
+        // More groups than the kernel takes (NGROUPS_MAX is 65536): setgroups fails.
+        s.user = Some(crate::Credentials::new(
+            65534,
+            65534,
+            (0..70_000).collect(),
+            None,
+        ));
+        let err = b.spawn(s).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, BackendError::SpawnFailed { .. }), "{text}");
+        assert!(
+            text.contains("cannot switch to uid 65534 gid 65534 with 70000 groups"),
+            "{text}"
+        );
+        assert!(!ran.exists());
     }
 
     #[test]

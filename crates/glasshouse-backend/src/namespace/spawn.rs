@@ -417,7 +417,7 @@ fn check_exec(err_r: OwnedFd, program: &str) -> Result<(), BackendError> {
         std::io::Error::from_raw_os_error(i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]));
     Err(match step {
         child::CMD_EXEC => crate::process::classify_spawn_error(program.to_owned(), err),
-        child::CMD_USER => setup("switch to the invoking user", err),
+        child::CMD_USER => setup("switch to the user the command runs as", err),
         child::CMD_LANDLOCK => setup("apply Landlock", err),
         child::CMD_CWD => setup("enter the working directory inside the sandbox", err),
         child::CMD_SECCOMP => setup("install the seccomp filter", err),

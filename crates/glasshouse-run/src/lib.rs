@@ -24,10 +24,14 @@
 
 pub mod assemble;
 pub mod check;
+#[cfg(test)]
+mod faults;
 pub mod guard;
 pub mod hooks;
 mod plain;
 pub mod pty;
+#[cfg(test)]
+mod run_tests;
 pub mod supervise;
 pub mod tee;
 pub mod user;

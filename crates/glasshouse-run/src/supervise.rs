@@ -108,6 +108,8 @@ pub(crate) fn supervise(
 
     hooks.stage(Stage::Wait);
     let termination = backend.wait();
+    #[cfg(test)]
+    let termination = crate::faults::wait(termination, child.pid);
     let duration = started.elapsed();
     forwarding.command_ended();
 
@@ -164,15 +166,8 @@ fn linger(sensor: &Sensor, linger: Duration) -> Vec<u32> {
         reap_orphans();
         std::thread::sleep(Duration::from_millis(20));
     }
-    let listed = sensor.live_processes();
-    // A pid read from `tracked` may have exited and been reused since: a pidfd opened now
-    // names whoever holds the pid now, so membership is checked again after opening it. The
-    // kernel removes a process from `tracked` before its pid can be reused, so a pid still
-    // tracked after its pidfd was opened names a process of the tree.
-    let controls: Vec<ChildControl> = listed.iter().map(|pid| ChildControl::open(*pid)).collect();
-    let still = sensor.live_processes();
     let mut left = Vec::new();
-    for control in controls.iter().filter(|c| still.contains(&c.pid())) {
+    for control in open_members(&mut || sensor.live_processes()) {
         let _ = control.signal(libc::SIGKILL);
         left.push(control.pid());
     }
@@ -183,6 +178,22 @@ fn linger(sensor: &Sensor, linger: Duration) -> Vec<u32> {
         std::thread::sleep(Duration::from_millis(10));
     }
     left
+}
+
+/// Pidfds for the processes of the tree that `live` (the sensor's `tracked` map) lists.
+///
+/// A pid read from `tracked` may have exited and been reused since: a pidfd opened now names
+/// whoever holds the pid now, so membership is checked again after opening it. The kernel
+/// removes a process from `tracked` before its pid can be reused, so a pid still tracked after
+/// its pidfd was opened names a process of the tree.
+pub(crate) fn open_members(live: &mut dyn FnMut() -> Vec<u32>) -> Vec<ChildControl> {
+    let listed = live();
+    let controls: Vec<ChildControl> = listed.iter().map(|pid| ChildControl::open(*pid)).collect();
+    let still = live();
+    controls
+        .into_iter()
+        .filter(|c| still.contains(&c.pid()))
+        .collect()
 }
 
 /// Waits for every exited child glasshouse has (orphans re-parented to it as subreaper).

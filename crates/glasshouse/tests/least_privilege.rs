@@ -271,8 +271,8 @@ fn unknown_users_and_bad_sudo_ids_are_refused_before_anything_runs() {
     let dir = open_dir();
     let marker = dir.path().join("ran");
     let script = format!("touch {}", marker.display());
-    // (arguments, SUDO_UID, what the message must say, with --profile host)
-    let cases: [(&[&str], Option<&str>, &str, bool); 4] = [
+    // (arguments, SUDO_UID and SUDO_GID, what the message must say, with --profile host)
+    let cases: [(&[&str], Option<(&str, &str)>, &str, bool); 5] = [
         (
             &["--user", "glasshouse-no-such-user"],
             None,
@@ -285,7 +285,18 @@ fn unknown_users_and_bad_sudo_ids_are_refused_before_anything_runs() {
             "no entry in the passwd database",
             true,
         ),
-        (&[], Some("ada"), "SUDO_UID is \"ada\", not a number", true),
+        (
+            &[],
+            Some(("ada", "0")),
+            "SUDO_UID is \"ada\", not a number",
+            true,
+        ),
+        (
+            &[],
+            Some(("65534", "-1")),
+            "SUDO_GID is \"-1\", not a number",
+            true,
+        ),
         (
             &["--user", "glasshouse-no-such-user"],
             None,
@@ -293,7 +304,7 @@ fn unknown_users_and_bad_sudo_ids_are_refused_before_anything_runs() {
             false,
         ),
     ];
-    for (args, sudo_uid, message, profiled) in cases {
+    for (args, sudo, message, profiled) in cases {
         let mut cmd = glasshouse(dir.path());
         cmd.arg("run");
         if profiled {
@@ -301,8 +312,8 @@ fn unknown_users_and_bad_sudo_ids_are_refused_before_anything_runs() {
                 .arg(dir.path().join("receipt.json"));
         }
         cmd.args(args).args(["--", "sh", "-c", &script]);
-        if let Some(v) = sudo_uid {
-            cmd.env("SUDO_UID", v).env("SUDO_GID", "0");
+        if let Some((uid, gid)) = sudo {
+            cmd.env("SUDO_UID", uid).env("SUDO_GID", gid);
         }
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -266,13 +266,15 @@ fn user_root_under_sudo_runs_as_root_and_the_receipt_says_it_could_tamper() {
     assert_eq!(owner(&path), (65534, 65534));
 }
 
+/// Arguments, SUDO_UID and SUDO_GID, what the message must say, whether with --profile host.
+type Refusal<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str, bool);
+
 #[test]
 fn unknown_users_and_bad_sudo_ids_are_refused_before_anything_runs() {
     let dir = open_dir();
     let marker = dir.path().join("ran");
     let script = format!("touch {}", marker.display());
-    // (arguments, SUDO_UID and SUDO_GID, what the message must say, with --profile host)
-    let cases: [(&[&str], Option<(&str, &str)>, &str, bool); 5] = [
+    let cases: [Refusal; 5] = [
         (
             &["--user", "glasshouse-no-such-user"],
             None,

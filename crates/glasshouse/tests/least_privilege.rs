@@ -13,6 +13,8 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+static USERDB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A user (and a group it is a supplementary member of) created for one test, deleted on drop.
 struct TestUser {
     name: String,
@@ -38,6 +40,8 @@ impl TestUser {
     /// `ghp<pid><tag>`, primary group `nogroup`, member of its own group `ghp<pid><tag>g`,
     /// home `home` (not created).
     fn create(tag: &str, home: &Path) -> Self {
+        // One change of the user database at a time (useradd gives up on a locked one).
+        let _one_at_a_time = USERDB.lock().unwrap_or_else(|e| e.into_inner());
         let name = format!("ghp{}{tag}", std::process::id());
         let group = format!("{name}g");
         must(Command::new("groupadd").arg(&group));
@@ -104,6 +108,7 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
+        let _one_at_a_time = USERDB.lock().unwrap_or_else(|e| e.into_inner());
         let _ = Command::new("userdel").arg(&self.name).output();
         let _ = Command::new("groupdel").arg(&self.group).output();
     }

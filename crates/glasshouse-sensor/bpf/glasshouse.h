@@ -70,6 +70,8 @@
 #define GH_STAT_URING_PENDING_FULL 11 /* an io_uring request could not be followed (map full) */
 #define GH_STAT_MMSG_UNINSPECTED 12   /* sendmmsg messages past the first 8, whose destinations
                                        * were not read */
+#define GH_STAT_FDS_UNINSPECTED 13    /* received messages whose descriptors (SCM_RIGHTS) were
+                                       * not all looked at */
 #define GH_STAT_COUNT 16
 #define GH_URING_OPS 64
 

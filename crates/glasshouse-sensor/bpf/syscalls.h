@@ -70,6 +70,7 @@
     X(44, sendto, NET, NONE, NONE, NONE, NONE, NONE, NONE)                                       \
     X(46, sendmsg, NET, NONE, NONE, NONE, NONE, NONE, NONE)                                      \
     X(307, sendmmsg, NET, NONE, NONE, NONE, NONE, NONE, NONE)                                   \
-    X(47, recvmsg, RECV, NONE, NONE, NONE, NONE, NONE, NONE)
+    X(47, recvmsg, RECV, NONE, NONE, NONE, NONE, NONE, NONE)                                     \
+    X(299, recvmmsg, RECV, NONE, NONE, NONE, NONE, NONE, NONE)
 
 #endif

@@ -22,6 +22,7 @@ pub(crate) const STAT_BYTES_SENT: usize = 9;
 pub(crate) const STAT_BYTES_RECEIVED: usize = 10;
 pub(crate) const STAT_URING_PENDING_FULL: usize = 11;
 pub(crate) const STAT_MMSG_UNINSPECTED: usize = 12;
+pub(crate) const STAT_FDS_UNINSPECTED: usize = 13;
 /// Slots of `stats`, `uring_ops` and `syscall_counts`.
 pub(crate) const STAT_COUNT: u32 = 16;
 pub(crate) const URING_OPS: u32 = 64;

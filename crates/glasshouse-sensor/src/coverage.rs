@@ -3,7 +3,8 @@
 
 use crate::aggregate::{self, Aggregator};
 use crate::counters::{
-    HOOK_NAMES, STAT_MMSG_UNINSPECTED, STAT_TRACK_FULL, STAT_URING_PENDING_FULL,
+    HOOK_NAMES, STAT_FDS_UNINSPECTED, STAT_MMSG_UNINSPECTED, STAT_TRACK_FULL,
+    STAT_URING_PENDING_FULL,
 };
 use glasshouse_receipt::{ArgvCapture, HookStatus, SensorCoverage};
 
@@ -74,6 +75,12 @@ pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
             stats[STAT_MMSG_UNINSPECTED]
         ));
     }
+    if stats[STAT_FDS_UNINSPECTED] > 0 {
+        coverage.notes.push(format!(
+            "{} received messages may have carried descriptors (SCM_RIGHTS) that are not named in filesystem.descriptors (more than 8 descriptors or 2 control messages in one message, recvmmsg messages past the first 8 of a call, or a multishot io_uring recvmsg)",
+            stats[STAT_FDS_UNINSPECTED]
+        ));
+    }
     if used_io_uring {
         coverage.notes.push(
             "the tree used io_uring: open, unlink, rename, mkdir, link, symlink, setxattr, connect, sendmsg and send operations are decoded like their system calls; other operations are counted in syscalls.io_uring".to_owned(),
@@ -106,6 +113,7 @@ pub(crate) fn assess(sight: Sight<'_>) -> SensorCoverage {
         && omitted.is_empty()
         && stats[STAT_TRACK_FULL] == 0
         && stats[STAT_URING_PENDING_FULL] == 0
-        && stats[STAT_MMSG_UNINSPECTED] == 0;
+        && stats[STAT_MMSG_UNINSPECTED] == 0
+        && stats[STAT_FDS_UNINSPECTED] == 0;
     coverage
 }

@@ -284,6 +284,64 @@ pub fn kernel_has_tracepoint(name: &str) -> bool {
     btf.windows(wanted.len()).any(|w| w == wanted.as_bytes())
 }
 
+/// `sensor.complete` is true; or, on a kernel without a tracepoint the sensor uses (6.1 has
+/// no `sock_send_length` and `sock_recv_length`), false for that reason alone: every hook
+/// not attached is a tracepoint this kernel lacks, reported with its reason and a note, and
+/// nothing was lost, truncated or noted as another gap.
+pub fn assert_complete_but_for_missing_tracepoints(sensor: &SensorCoverage, context: &str) {
+    let unattached: Vec<_> = sensor.hooks.iter().filter(|h| !h.attached).collect();
+    if unattached.is_empty() {
+        assert!(sensor.complete, "sensor.complete\n{}", context);
+        return;
+    }
+    assert!(!sensor.complete, "hooks missing, yet complete\n{}", context);
+    let mut hook_notes = Vec::new();
+    for hook in unattached {
+        let tracepoint = hook.name.strip_prefix("tp_btf/").unwrap_or(&hook.name);
+        assert!(
+            !kernel_has_tracepoint(tracepoint),
+            "hook {} did not attach though this kernel has it\n{}",
+            hook.name,
+            context
+        );
+        assert!(
+            hook.error
+                .as_deref()
+                .is_some_and(|e| e.contains("no tracepoint")),
+            "hook {} is not reported with its reason\n{}",
+            hook.name,
+            context
+        );
+        let note = sensor
+            .notes
+            .iter()
+            .find(|n| n.starts_with(&format!("hook {} did not attach: ", hook.name)));
+        assert!(
+            note.is_some_and(|n| n.ends_with("this receipt is incomplete")),
+            "no note says what the receipt misses without hook {}\n{}",
+            hook.name,
+            context
+        );
+        hook_notes.extend(note);
+    }
+    assert_eq!(sensor.events_lost, 0, "{}", context);
+    assert!(sensor.truncated.is_empty(), "{}", context);
+    const GAPS: &[&str] = &[
+        "incomplete",
+        "missing",
+        "could not",
+        "not listed",
+        "not seen",
+        "failed",
+    ];
+    let other_gaps: Vec<&String> = sensor
+        .notes
+        .iter()
+        .filter(|n| !hook_notes.contains(n) && GAPS.iter().any(|g| n.contains(g)))
+        .collect();
+    assert_eq!(other_gaps, Vec::<&String>::new(), "{}", context);
+}
+
 pub const CORE_HOOKS: &[&str] = &[
     "sched_process_fork",
     "sched_process_exec",
@@ -795,67 +853,10 @@ impl Run {
         self.receipt.sensor.as_ref().expect("sensor section")
     }
 
-    /// `sensor.complete` is true; or, on a kernel without a tracepoint the sensor uses (6.1 has
-    /// no `sock_send_length` and `sock_recv_length`), false for that reason alone: every hook
-    /// not attached is a tracepoint this kernel lacks, reported with its reason and a note, and
-    /// nothing was lost, truncated or noted as another gap.
+    /// `sensor.complete` is true, or false only for hooks this kernel lacks: see
+    /// [`assert_complete_but_for_missing_tracepoints`].
     pub fn assert_complete(&self) {
-        let sensor = self.sensor();
-        let unattached: Vec<_> = sensor.hooks.iter().filter(|h| !h.attached).collect();
-        if unattached.is_empty() {
-            assert!(sensor.complete, "sensor.complete\n{}", self.excerpt());
-            return;
-        }
-        assert!(
-            !sensor.complete,
-            "hooks missing, yet complete\n{}",
-            self.excerpt()
-        );
-        let mut hook_notes = Vec::new();
-        for hook in unattached {
-            let tracepoint = hook.name.strip_prefix("tp_btf/").unwrap_or(&hook.name);
-            assert!(
-                !kernel_has_tracepoint(tracepoint),
-                "hook {} did not attach though this kernel has it\n{}",
-                hook.name,
-                self.excerpt()
-            );
-            assert!(
-                hook.error
-                    .as_deref()
-                    .is_some_and(|e| e.contains("no tracepoint")),
-                "hook {} is not reported with its reason\n{}",
-                hook.name,
-                self.excerpt()
-            );
-            let note = sensor
-                .notes
-                .iter()
-                .find(|n| n.starts_with(&format!("hook {} did not attach: ", hook.name)));
-            assert!(
-                note.is_some_and(|n| n.ends_with("this receipt is incomplete")),
-                "no note says what the receipt misses without hook {}\n{}",
-                hook.name,
-                self.excerpt()
-            );
-            hook_notes.extend(note);
-        }
-        assert_eq!(sensor.events_lost, 0, "{}", self.excerpt());
-        assert!(sensor.truncated.is_empty(), "{}", self.excerpt());
-        const GAPS: &[&str] = &[
-            "incomplete",
-            "missing",
-            "could not",
-            "not listed",
-            "not seen",
-            "failed",
-        ];
-        let other_gaps: Vec<&String> = sensor
-            .notes
-            .iter()
-            .filter(|n| !hook_notes.contains(n) && GAPS.iter().any(|g| n.contains(g)))
-            .collect();
-        assert_eq!(other_gaps, Vec::<&String>::new(), "{}", self.excerpt());
+        assert_complete_but_for_missing_tracepoints(self.sensor(), &self.excerpt());
     }
 
     /// `syscalls.counts.<name>`, 0 when absent.

@@ -59,13 +59,24 @@ impl Kernel {
         plan: &variants::Plan,
         globals: Globals,
     ) -> Result<Self, SensorError> {
+        let cache = std::path::Path::new(relocated::CACHE_DIR);
+        Self::load_cached_in(cache, object, key, plan, globals)
+    }
+
+    /// [`Kernel::load`] with the relocated object kept in `cache`.
+    fn load_cached_in(
+        cache: &std::path::Path,
+        object: &[u8],
+        key: Option<&str>,
+        plan: &variants::Plan,
+        globals: Globals,
+    ) -> Result<Self, SensorError> {
         // The kernel's BTF names the tracepoints the programs attach to. aya's loader parses a
         // copy of its own when it is created; parse ours alongside it.
         let btf_parse = std::thread::spawn(Btf::from_sys_fs);
         let load = |bytes: &[u8]| load_object(bytes, globals);
 
         // An object relocated for this boot by an earlier run loads without relocating again.
-        let cache = std::path::Path::new(relocated::CACHE_DIR);
         let cached = key.and_then(|key| relocated::load(cache, key));
         let forget_cached = || {
             if let Some(key) = key {
@@ -261,10 +272,14 @@ mod tests {
             capture: true,
             fault_f_path: 0,
         };
-        let cache = std::path::Path::new(relocated::CACHE_DIR);
+        // A cache of its own: glasshouse runs of another build on this machine replace the
+        // shared one's object with theirs.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = dir.path().join("cache");
         for run in ["relocates and stores", "loads the stored copy"] {
-            let kernel = Kernel::load(crate::EMBEDDED_OBJECT, Some(&key), &plan, globals)
-                .expect("the sensor loads (run the tests as root)");
+            let kernel =
+                Kernel::load_cached_in(&cache, crate::EMBEDDED_OBJECT, Some(&key), &plan, globals)
+                    .expect("the sensor loads (run the tests as root)");
             let unattached: Vec<&str> = kernel
                 .hooks
                 .iter()
@@ -273,7 +288,7 @@ mod tests {
                 .collect();
             assert_eq!(unattached, ["tp_btf/sock_send_length"], "{run}");
             assert!(
-                relocated::load(cache, &key).is_some(),
+                relocated::load(&cache, &key).is_some(),
                 "the relocated object is kept after the run that {run}"
             );
         }

@@ -13,7 +13,11 @@ mod session;
 
 pub use control::ChildControl;
 pub use credentials::{Credentials, Login};
-pub use namespace::{NamespaceBackend, NamespaceConfig, NetworkMode, SandboxError};
+pub use glasshouse_proxy::AddressPolicy;
+pub use namespace::{
+    landlock_abi, AccessLimit, NamespaceBackend, NamespaceConfig, NetworkMode, SandboxError,
+    LANDLOCK_MIN_ABI,
+};
 pub use process::ProcessBackend;
 pub use session::{Session, Terminal};
 

@@ -231,23 +231,47 @@ fn observed(receipt: &Receipt) -> BTreeSet<(Action, &OsText)> {
     seen
 }
 
+/// One recorded (action, target) and the decision on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Judged<'r> {
+    /// The action.
+    pub action: Action,
+    /// The target as the receipt records it.
+    pub target: &'r OsText,
+    /// How it was judged.
+    pub decision: Decision,
+}
+
 impl Policy {
+    /// Every (action, target) `receipt` records, once each in a canonical order, with its
+    /// decision: what [`Policy::evaluate`] builds its verdict from.
+    pub fn judge<'r>(&self, receipt: &'r Receipt) -> Vec<Judged<'r>> {
+        let bound = BoundPolicy::new(self, &Context::from_receipt(receipt));
+        observed(receipt)
+            .into_iter()
+            .map(|(action, target)| Judged {
+                action,
+                target,
+                decision: bound.decide(action, target.as_bytes()),
+            })
+            .collect()
+    }
+
     /// Judges every action recorded in `receipt`. Pure: the same receipt and policy give the
     /// same verdict on every machine; `${CWD}` and `${HOME}` come from the receipt.
     pub fn evaluate(&self, receipt: &Receipt) -> Verdict {
-        let bound = BoundPolicy::new(self, &Context::from_receipt(receipt));
-        let violations: BTreeSet<PolicyViolation> = observed(receipt)
+        let violations: BTreeSet<PolicyViolation> = self
+            .judge(receipt)
             .into_iter()
-            .filter_map(|(action, target)| {
-                let decision = bound.decide(action, target.as_bytes());
-                (decision.effect == Effect::Deny).then(|| {
-                    PolicyViolation::new(
-                        action.as_str(),
-                        &target.display_lossy(),
-                        &decision.rule,
-                        &decision.reason,
-                    )
-                })
+            .filter(|j| j.decision.effect == Effect::Deny)
+            .map(|j| {
+                PolicyViolation::new(
+                    j.action.as_str(),
+                    &j.target.display_lossy(),
+                    &j.decision.rule,
+                    &j.decision.reason,
+                )
             })
             .collect();
         let verdict = if violations.is_empty() {

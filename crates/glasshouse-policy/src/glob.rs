@@ -324,6 +324,46 @@ impl BoundPath {
         }
         match_segments(&self.segments, &segments)
     }
+
+    /// What the pattern covers, for a sandbox that names directory trees and paths.
+    pub(crate) fn shape(&self) -> crate::shape::PathShape {
+        use crate::shape::PathShape;
+        if self.file_name_only {
+            // `**` and `*` as a file name match every path.
+            let everything = match self.segments.as_slice() {
+                [SegmentPattern::AnySegments] => true,
+                [SegmentPattern::Pieces(p)] => matches!(p.as_slice(), [Piece::Star]),
+                _ => false,
+            };
+            return if everything {
+                PathShape::Tree(b"/".to_vec())
+            } else {
+                PathShape::Glob {
+                    within: b"/".to_vec(),
+                }
+            };
+        }
+        let mut literal: Vec<&[u8]> = Vec::new();
+        let mut rest = &self.segments[..];
+        while let Some((SegmentPattern::Pieces(pieces), tail)) = rest.split_first() {
+            match pieces.as_slice() {
+                [] if literal.is_empty() => literal.push(b""),
+                [Piece::Literal(l)] if !literal.is_empty() => literal.push(l),
+                _ => break,
+            }
+            rest = tail;
+        }
+        let joined = if literal.len() <= 1 {
+            b"/".to_vec()
+        } else {
+            literal.join(&b'/')
+        };
+        match rest {
+            [] => PathShape::Exact(joined),
+            [SegmentPattern::AnySegments] => PathShape::Tree(joined),
+            _ => PathShape::Glob { within: joined },
+        }
+    }
 }
 
 /// Splits at `/`, dropping empty segments except the first (the one before a leading `/`).

@@ -38,9 +38,11 @@ mod explain;
 mod glob;
 mod net;
 mod policy;
+mod shape;
 
 pub use context::{Context, Variable};
 pub use error::{PolicyError, Problem};
-pub use eval::{violation_line, Decision, Status, Verdict, DEFAULT_RULE};
+pub use eval::{violation_line, Decision, Judged, Status, Verdict, DEFAULT_RULE};
 pub use explain::{Explanation, Finding, RuleFinding};
 pub use policy::{Action, Effect, Policy, Rule, Severity, UnknownAction, SUPPORTED_VERSION};
+pub use shape::PathShape;

@@ -120,6 +120,11 @@ impl Allowlist {
         self.patterns.iter().find(|p| p.matches(&host, port))
     }
 
+    /// Whether there is no pattern.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
     /// The patterns, in order.
     pub fn patterns(&self) -> &[HostPattern] {
         &self.patterns

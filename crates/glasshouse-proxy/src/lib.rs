@@ -7,6 +7,9 @@
 //! refuses destinations that resolve only to loopback, link-local or private addresses unless
 //! [`ProxyConfig::allow_internal`] is set. Every request, allowed or not, becomes a
 //! [`ProxiedRequest`] with the decision, its rule or reason, and the bytes carried each way.
+//! An [`AddressPolicy`] (a policy's connect rules, with `run --enforce`) also judges every
+//! address a name resolves to. At most [`ProxyConfig::max_connections`] connections are
+//! served at once; one more is answered with a refusal and recorded.
 
 mod allow;
 mod forward;
@@ -21,10 +24,10 @@ pub use glasshouse_receipt::ProxiedRequest;
 pub use relay::Counters;
 
 use relay::Duplex;
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -51,24 +54,58 @@ pub enum ProxyError {
     },
 }
 
+/// A judge of destination addresses: `Ok(rule)` lets the address through, naming the rule
+/// that allowed it; `Err((rule, reason))` refuses it.
+pub type AddressJudge = dyn Fn(SocketAddr) -> Result<String, (String, String)> + Send + Sync;
+
+/// Judges every address a request would connect to (a policy's connect rules).
+#[derive(Clone)]
+pub struct AddressPolicy {
+    judge: Arc<AddressJudge>,
+}
+
+impl AddressPolicy {
+    /// A policy of `judge`.
+    pub fn new(judge: Arc<AddressJudge>) -> Self {
+        Self { judge }
+    }
+}
+
+impl std::fmt::Debug for AddressPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddressPolicy")
+    }
+}
+
+/// How many connections the proxy serves at once by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+
 /// What the proxy allows.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
-    /// Hosts that may be reached.
+    /// Hosts that may be reached. Empty with an [`AddressPolicy`]: every name, the addresses
+    /// being judged by the policy.
     pub allow: Allowlist,
     /// Also reach loopback, link-local and private addresses (for test servers on this machine).
     pub allow_internal: bool,
     /// How long one connect to a destination may take.
     pub connect_timeout: Duration,
+    /// Judges each resolved address too (with `run --enforce`).
+    pub address_policy: Option<AddressPolicy>,
+    /// Connections served at once; one more is refused (and recorded).
+    pub max_connections: usize,
 }
 
 impl ProxyConfig {
-    /// Allows exactly `allow`, public addresses only, 10 s connect timeout.
+    /// Allows exactly `allow`, public addresses only, 10 s connect timeout, at most
+    /// [`DEFAULT_MAX_CONNECTIONS`] connections at once.
     pub fn new(allow: Allowlist) -> Self {
         Self {
             allow,
             allow_internal: false,
             connect_timeout: Duration::from_secs(10),
+            address_policy: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -87,6 +124,8 @@ struct Shared {
     /// Every socket of a connection still running, so that finishing can close them.
     open: Mutex<Vec<OpenSocket>>,
     connections: Mutex<Vec<JoinHandle<()>>>,
+    /// Connections being served now.
+    active: AtomicUsize,
 }
 
 enum OpenSocket {
@@ -135,22 +174,60 @@ impl Shared {
         port: u16,
     ) -> Result<TcpStream, Refusal> {
         let mut record = lock(&entry.record);
-        let Some(rule) = self.config.allow.find(host, port) else {
+        let by_policy = self.config.allow.is_empty() && self.config.address_policy.is_some();
+        let rule = if by_policy {
+            None
+        } else if let Some(rule) = self.config.allow.find(host, port) {
+            Some(rule.as_str().to_owned())
+        } else {
             record.decision = "denied".to_owned();
             let reason = format!("no allowed host pattern matches {host}:{port}");
             record.reason = Some(reason.clone());
             return Err(Refusal::Denied(reason));
         };
-        let addresses = match resolve::destinations(host, port, self.config.allow_internal) {
+        let matches = rule
+            .as_deref()
+            .map_or_else(String::new, |r| format!("matches {r}, but "));
+        let mut addresses = match resolve::destinations(host, port, self.config.allow_internal) {
             Ok(a) => a,
             Err(reason) => {
                 record.decision = "denied".to_owned();
-                record.reason = Some(format!("matches {}, but {reason}", rule.as_str()));
+                record.reason = Some(format!("{matches}{reason}"));
                 return Err(Refusal::Denied(reason));
             }
         };
+        let mut policy_rule = None;
+        if let Some(policy) = &self.config.address_policy {
+            let mut refusal = None;
+            addresses.retain(|a| match (policy.judge)(*a) {
+                Ok(allowed_by) => {
+                    policy_rule.get_or_insert(allowed_by);
+                    true
+                }
+                Err(denied) => {
+                    refusal.get_or_insert((*a, denied));
+                    false
+                }
+            });
+            if addresses.is_empty() {
+                let (address, (denied_by, why)) =
+                    refusal.unwrap_or((SocketAddr::from(([0, 0, 0, 0], port)), Default::default()));
+                let reason = format!("{matches}policy rule {denied_by} denies {address}: {why}");
+                record.decision = "denied".to_owned();
+                record.rule = Some(format!("policy:{denied_by}"));
+                record.address = Some(address.to_string());
+                record.reason = Some(reason.clone());
+                return Err(Refusal::Denied(reason));
+            }
+        }
+        let rule = match (rule, policy_rule) {
+            (Some(r), Some(p)) => format!("{r} policy:{p}"),
+            (Some(r), None) => r,
+            (None, Some(p)) => format!("policy:{p}"),
+            (None, None) => String::new(),
+        };
         record.decision = "allowed".to_owned();
-        record.rule = Some(rule.as_str().to_owned());
+        record.rule = Some(rule);
         drop(record);
         let mut last = std::io::Error::other("no address");
         for address in addresses {
@@ -216,6 +293,7 @@ impl Proxy {
             entries: Mutex::default(),
             open: Mutex::default(),
             connections: Mutex::default(),
+            active: AtomicUsize::new(0),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
@@ -305,14 +383,27 @@ fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
     while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((client, _)) => {
+                if shared.active.load(Ordering::SeqCst) >= shared.config.max_connections {
+                    refuse_over_limit(client, shared);
+                    continue;
+                }
+                shared.active.fetch_add(1, Ordering::SeqCst);
                 let conn_shared = Arc::clone(shared);
                 let spawned = std::thread::Builder::new()
                     .name("glasshouse-proxy-conn".into())
-                    .spawn(move || serve(client, &conn_shared));
-                if let Ok(handle) = spawned {
-                    let mut connections = lock(&shared.connections);
-                    connections.retain(|t| !t.is_finished());
-                    connections.push(handle);
+                    .spawn(move || {
+                        serve(client, &conn_shared);
+                        conn_shared.active.fetch_sub(1, Ordering::SeqCst);
+                    });
+                match spawned {
+                    Ok(handle) => {
+                        let mut connections = lock(&shared.connections);
+                        connections.retain(|t| !t.is_finished());
+                        connections.push(handle);
+                    }
+                    Err(_) => {
+                        shared.active.fetch_sub(1, Ordering::SeqCst);
+                    }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wait_readable(listener.as_fd()),
@@ -321,6 +412,26 @@ fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
+}
+
+/// A connection past [`ProxyConfig::max_connections`]: recorded as denied and closed. Its
+/// request is not read (that would take a thread), so the record names no host; the client is
+/// told why in an HTTP 503 answer (which a SOCKS5 client takes for a failed handshake).
+fn refuse_over_limit(client: UnixStream, shared: &Shared) {
+    use std::io::Write as _;
+    let why = format!(
+        "the proxy serves at most {} connections at once",
+        shared.config.max_connections
+    );
+    shared.bad_request("unknown", &why);
+    let _ = client.set_write_timeout(Some(Duration::from_millis(100)));
+    let body = format!("{why}\n");
+    let _ = write!(
+        &client,
+        "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.shut(Shutdown::Both);
 }
 
 /// One client connection: SOCKS5 when its first byte is version 5, else HTTP.

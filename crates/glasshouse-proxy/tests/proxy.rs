@@ -340,3 +340,125 @@ fn the_loopback_forwarder_passes_connections_to_the_proxy() {
         ("http", "allowed")
     );
 }
+
+/// A loopback server that holds every connection it takes open until the client closes it.
+fn holding_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { break };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+fn tunnel(setup: &Setup, port: u16) -> UnixStream {
+    let mut c = client(setup);
+    write!(c, "CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(
+        read_line(&mut c),
+        "HTTP/1.1 200 Connection established\r\n\r\n"
+    );
+    c
+}
+
+#[test]
+fn connections_past_the_limit_are_refused_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ProxyConfig::new(Allowlist::parse(&["127.0.0.1"]).unwrap());
+    config.allow_internal = true;
+    config.max_connections = 2;
+    let setup = Setup {
+        proxy: Proxy::start(&dir.path().join("proxy.sock"), config).unwrap(),
+        _dir: dir,
+    };
+    let port = holding_server();
+    let first = tunnel(&setup, port);
+    let _second = tunnel(&setup, port);
+    let third = client(&setup);
+    let answer = read_to_end(third);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("at most 2 connections at once"), "{answer}");
+    // A connection that ends makes room for the next.
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let c = loop {
+        // A refused client may find its connection closed before it writes.
+        let mut c = client(&setup);
+        let mut head = [0u8; 12];
+        if write!(c, "CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n").is_ok()
+            && c.read_exact(&mut head).is_ok()
+            && &head == b"HTTP/1.1 200"
+        {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no room after a tunnel closed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    c.shutdown(Shutdown::Both).unwrap();
+    let records = setup.proxy.finish();
+    let refused: Vec<_> = records.iter().filter(|r| r.decision == "denied").collect();
+    assert!(!refused.is_empty(), "{records:?}");
+    for r in &refused {
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("the proxy serves at most 2 connections at once"),
+            "{r:?}"
+        );
+    }
+    let allowed = records.iter().filter(|r| r.decision == "allowed").count();
+    assert_eq!(allowed, 3, "{records:?}");
+}
+
+#[test]
+fn an_address_policy_judges_every_destination_without_host_patterns() {
+    let dir = tempfile::tempdir().unwrap();
+    let allowed_port = holding_server();
+    let other_port = holding_server();
+    let mut config = ProxyConfig::new(Allowlist::default());
+    config.allow_internal = true;
+    config.address_policy = Some(glasshouse_proxy::AddressPolicy::new(std::sync::Arc::new(
+        move |a: std::net::SocketAddr| {
+            if a.port() == allowed_port {
+                Ok("test-server".to_owned())
+            } else {
+                Err(("default".to_owned(), "not the test server".to_owned()))
+            }
+        },
+    )));
+    let setup = Setup {
+        proxy: Proxy::start(&dir.path().join("proxy.sock"), config).unwrap(),
+        _dir: dir,
+    };
+    let ok = tunnel(&setup, allowed_port);
+    drop(ok);
+    let mut c = client(&setup);
+    write!(c, "CONNECT 127.0.0.1:{other_port} HTTP/1.1\r\n\r\n").unwrap();
+    let answer = read_to_end(c);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let records = setup.proxy.finish();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0].decision, "allowed");
+    assert_eq!(records[0].rule.as_deref(), Some("policy:test-server"));
+    assert_eq!(records[1].decision, "denied");
+    assert_eq!(records[1].rule.as_deref(), Some("policy:default"));
+    assert_eq!(
+        records[1].address.as_deref(),
+        Some(format!("127.0.0.1:{other_port}").as_str())
+    );
+    assert_eq!(
+        records[1].reason.as_deref(),
+        Some(
+            format!("policy rule default denies 127.0.0.1:{other_port}: not the test server")
+                .as_str()
+        )
+    );
+}

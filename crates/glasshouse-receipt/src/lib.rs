@@ -7,11 +7,13 @@
 //!
 //! This crate knows nothing of BPF, processes or policies beyond their recorded results.
 
+mod enforcement;
 mod legacy;
 mod model;
 mod text;
 mod user;
 
+pub use enforcement::{EnforcedRule, Enforcement, Matches};
 pub use model::*;
 pub use text::OsText;
 pub use user::CommandUser;
@@ -85,6 +87,7 @@ impl Receipt {
             sensor: None,
             policy: None,
             redaction: None,
+            enforcement: None,
         }
     }
 

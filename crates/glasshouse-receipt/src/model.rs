@@ -64,6 +64,9 @@ pub struct Receipt {
     /// Since v0.4.0: what was redacted before the receipt left memory, when redaction ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redaction: Option<RedactionReport>,
+    /// Since v0.4.0: how `run --enforce` applied each rule of the policy (see `policy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<crate::Enforcement>,
 }
 
 /// Where the observations of a receipt came from.
@@ -273,7 +276,8 @@ pub struct ProxiedRequest {
     pub port: u16,
     /// `allowed` or `denied`.
     pub decision: String,
-    /// The allowlist pattern that allowed the request.
+    /// The allowlist pattern that allowed the request; with `--enforce`, `policy:RULE` for the
+    /// policy rule (or `policy:default`) that decided on its address, allowed or denied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// Why a request was denied (no pattern matched, or the name resolved only to addresses the

@@ -36,15 +36,31 @@ pub(crate) struct Checked {
     pub provenance: Provenance,
     pub policy: Option<LoadedPolicy>,
     pub user: crate::user::RunUser,
+    /// With `--enforce`: how each rule is applied.
+    pub enforcement: Option<Vec<crate::enforce::Planned>>,
 }
 
 /// Refuses a plan that cannot be carried out: an unavailable backend or profile, a user that
 /// cannot be resolved, a receipt path
 /// the write stage could not use, a policy that does not load.
 pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
+    crate::enforce::check_flags(plan)?;
+    let policy = plan
+        .policy
+        .as_deref()
+        .map(LoadedPolicy::load)
+        .transpose()
+        .map_err(RunError::Refused)?;
+    let (sandbox, enforcement) = match (&policy, plan.enforce) {
+        (Some(p), true) => {
+            let compiled = crate::enforce::compile(p.policy(), plan)?;
+            (compiled.sandbox, Some(compiled.plan))
+        }
+        _ => (plan.sandbox.clone(), None),
+    };
     let backend = plan
         .backend
-        .open_with(&plan.sandbox)
+        .open_with(&sandbox)
         .map_err(|e| RunError::Refused(e.to_string()))?;
     let provenance = match plan.profile {
         Profile::Host => Provenance::Host,
@@ -67,17 +83,12 @@ pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     }
     let user = crate::user::resolve(plan.user.as_deref())?;
     crate::write::check_target(&plan.receipt_path)?;
-    let policy = plan
-        .policy
-        .as_deref()
-        .map(LoadedPolicy::load)
-        .transpose()
-        .map_err(RunError::Refused)?;
     Ok(Checked {
         backend,
         provenance,
         policy,
         user,
+        enforcement,
     })
 }
 
@@ -107,6 +118,15 @@ impl LoadedPolicy {
     /// whether anything was denied.
     pub fn apply(&self, receipt: &mut Receipt) -> bool {
         self.policy.evaluate(receipt).record_in(receipt)
+    }
+
+    /// With `--enforce`: records how each rule was applied and what it matched.
+    pub(crate) fn record_enforcement(
+        &self,
+        plan: &[crate::enforce::Planned],
+        receipt: &mut Receipt,
+    ) {
+        receipt.enforcement = Some(crate::enforce_report::report(&self.policy, plan, receipt));
     }
 }
 

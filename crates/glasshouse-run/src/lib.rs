@@ -12,7 +12,7 @@
 //! | linger   | keep recording descendants up to `--linger`, then end them          | [`supervise`] |
 //! | finish   | detach, drain, collect the sensor's observations and the output hashes | this file  |
 //! | assemble | put everything into a [`Receipt`] (legacy fields included)          | [`assemble`]  |
-//! | policy   | evaluate the policy and record its verdict                          | [`check`]     |
+//! | policy   | evaluate the policy and record its verdict (and, with `--enforce`, how each rule was applied) | [`check`] |
 //! | redact   | [`Hooks::redactors`] rewrite the receipt (none by default)          | [`hooks`]     |
 //! | sign     | [`Hooks::signers`] produce attachments such as an envelope (none by default) | [`hooks`] |
 //! | write    | write the receipt and the attachments atomically                   | [`write`]     |
@@ -24,6 +24,8 @@
 
 pub mod assemble;
 pub mod check;
+mod enforce;
+mod enforce_report;
 #[cfg(test)]
 mod faults;
 pub mod guard;
@@ -160,6 +162,8 @@ pub struct RunPlan {
     pub linger: Duration,
     /// A policy file to judge the receipt with.
     pub policy: Option<PathBuf>,
+    /// Apply what the sandbox can express of the policy (`--enforce`; namespace backend only).
+    pub enforce: bool,
     /// The sandbox of the namespace backend (other backends refuse anything but the default).
     pub sandbox: NamespaceConfig,
     /// How long the command has to end after a forwarded SIGTERM or SIGHUP before it is
@@ -181,6 +185,7 @@ impl RunPlan {
             receipt_path: PathBuf::from("receipt.json"),
             linger: Duration::from_secs(3),
             policy: None,
+            enforce: false,
             sandbox: NamespaceConfig::default(),
             kill_after: DEFAULT_KILL_AFTER,
             user: None,
@@ -290,6 +295,9 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
         .policy
         .as_ref()
         .is_some_and(|p| p.apply(&mut receipt));
+    if let (Some(policy), Some(plan)) = (checked.policy.as_ref(), checked.enforcement.as_ref()) {
+        policy.record_enforcement(plan, &mut receipt);
+    }
 
     hooks.stage(Stage::Redact);
     for redactor in &mut hooks.redactors {

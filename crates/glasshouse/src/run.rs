@@ -35,6 +35,11 @@ pub struct RunArgs {
     /// Exit with 122 when the policy finds violations, instead of the command's exit code.
     #[arg(long, requires = "policy")]
     enforce_exit: bool,
+    /// With --backend namespace: apply what the sandbox can express of the policy (Landlock,
+    /// read-only and hidden paths, the proxy); the receipt's `enforcement` lists every rule
+    /// as enforced or evaluated only.
+    #[arg(long)]
+    enforce: bool,
     /// The namespace backend's network: `none` (a loopback of its own), `host`, or `proxy`
     /// (only glasshouse's allowlisting proxy, see --allow-host) [default: none]
     #[arg(long, value_enum, value_name = "MODE")]
@@ -138,6 +143,13 @@ fn sandbox_config(args: &RunArgs) -> Result<NamespaceConfig> {
 
 /// Runs the command; returns glasshouse's exit code.
 pub fn run(args: RunArgs) -> Result<i32> {
+    if args.enforce && args.policy.is_none() {
+        return Err(Exit::new(
+            exit::USAGE,
+            "--enforce needs --policy FILE (and --profile host): it applies that policy's rules in the sandbox",
+        )
+        .into());
+    }
     let sandbox = sandbox_config(&args)?;
     let kill_after = seconds("--kill-after", args.kill_after)?;
     let Some(profile) = args.profile else {
@@ -171,6 +183,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     plan.linger = linger;
     plan.kill_after = kill_after;
     plan.policy = args.policy;
+    plan.enforce = args.enforce;
     plan.sandbox = sandbox;
     plan.user = args.user;
 

@@ -66,6 +66,34 @@ pub struct NamespaceConfig {
     pub read_only: Vec<PathBuf>,
     /// Paths replaced by an empty directory or file.
     pub hidden: Vec<PathBuf>,
+    /// With `--enforce`: reads allowed only beneath these paths (a Landlock allow-list);
+    /// `None`: reads are not limited.
+    pub limit_reads: Option<AccessLimit>,
+    /// With `--enforce`: writes allowed only beneath these paths, on top of the writable set
+    /// (Landlock grants the paths both allow); `None`: the writable set alone.
+    pub limit_writes: Option<AccessLimit>,
+    /// With `--enforce`: the proxy also judges every destination address by this.
+    pub address_policy: Option<glasshouse_proxy::AddressPolicy>,
+}
+
+/// An allow-list of directory trees and files for one kind of access.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessLimit {
+    /// Existing, absolute, symlink-free paths; access is allowed beneath each.
+    pub beneath: Vec<PathBuf>,
+    /// Also allowed in the private `/tmp` (which exists only inside the sandbox).
+    pub private_tmp: bool,
+}
+
+impl AccessLimit {
+    /// Access beneath `beneath` (and in the private `/tmp` when `private_tmp`).
+    pub fn new(beneath: Vec<PathBuf>, private_tmp: bool) -> Self {
+        Self {
+            beneath,
+            private_tmp,
+        }
+    }
 }
 
 /// Errors of the namespace backend.
@@ -117,6 +145,9 @@ impl NamespaceConfig {
             && self.writable.is_empty()
             && self.read_only.is_empty()
             && self.hidden.is_empty()
+            && self.limit_reads.is_none()
+            && self.limit_writes.is_none()
+            && self.address_policy.is_none()
     }
 
     /// Checks the options and resolves their paths, before anything runs.
@@ -158,6 +189,20 @@ impl NamespaceConfig {
                 )));
             }
         }
+        if (self.limit_reads.is_some() || self.limit_writes.is_some())
+            && landlock::kernel_abi() < LANDLOCK_MIN_ABI
+        {
+            return Err(invalid(format!(
+                "a Landlock allow-list needs Landlock ABI {LANDLOCK_MIN_ABI} (Linux 6.2) and this kernel has ABI {}",
+                landlock::kernel_abi()
+            )));
+        }
+        if self.address_policy.is_some() && self.network != NetworkMode::Proxy {
+            return Err(invalid(format!(
+                "a policy's connect rules are enforced through the proxy, and the network is {}; add --network proxy",
+                self.network.name()
+            )));
+        }
         Ok(ResolvedConfig {
             network: self.network,
             allow,
@@ -165,6 +210,9 @@ impl NamespaceConfig {
             writable,
             read_only,
             hidden,
+            limit_reads: self.limit_reads.clone(),
+            limit_writes: self.limit_writes.clone(),
+            address_policy: self.address_policy.clone(),
         })
     }
 }
@@ -178,7 +226,19 @@ pub struct ResolvedConfig {
     writable: Vec<PathBuf>,
     read_only: Vec<PathBuf>,
     hidden: Vec<PathBuf>,
+    limit_reads: Option<AccessLimit>,
+    limit_writes: Option<AccessLimit>,
+    address_policy: Option<glasshouse_proxy::AddressPolicy>,
 }
+
+/// The kernel's Landlock ABI version (0 without Landlock); the namespace backend applies
+/// Landlock from [`LANDLOCK_MIN_ABI`] on.
+pub fn landlock_abi() -> i32 {
+    landlock::kernel_abi()
+}
+
+/// The Landlock ABI the namespace backend needs to apply Landlock at all (Linux 6.2).
+pub const LANDLOCK_MIN_ABI: i32 = 3;
 
 /// Runs the command in a sandbox of namespaces.
 pub struct NamespaceBackend {
@@ -239,6 +299,7 @@ impl NamespaceBackend {
         }
         let mut proxy_config = ProxyConfig::new(self.config.allow.clone());
         proxy_config.allow_internal = self.config.allow_internal;
+        proxy_config.address_policy = self.config.address_policy.clone();
         let proxy = Proxy::start(&dir.path().join("proxy.sock"), proxy_config)?;
         let path = dir.path().to_owned();
         self.proxy = Some(proxy);

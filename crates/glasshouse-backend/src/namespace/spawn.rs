@@ -186,8 +186,12 @@ pub(super) fn spawn(
         .map(|l| l.path.as_path())
         .chain(std::iter::once(std::path::Path::new("/dev")))
         .collect();
-    let ruleset = landlock::prepare(&writable)
-        .map_err(|what| BackendError::Sandbox(SandboxError::Invalid { what }))?;
+    let ruleset = landlock::prepare(
+        &writable,
+        b.config.limit_reads.as_ref(),
+        b.config.limit_writes.as_ref(),
+    )
+    .map_err(|what| BackendError::Sandbox(SandboxError::Invalid { what }))?;
     b.writable_inside = layers
         .iter()
         .filter(|l| matches!(l.layer, Layer::Writable | Layer::PrivateTmp))
@@ -235,7 +239,7 @@ pub(super) fn spawn(
         envp: envp_p.as_ptr(),
         cwd: &cwd_c,
         user: switch.as_mut().map(|s| s as *mut _),
-        landlock: ruleset.as_ref().map(|r| (r.raw_fd(), r.write_rights())),
+        landlock: ruleset.as_ref().map(|r| (r.raw_fd(), r.tmp_rights())),
         tmp: c"/tmp",
         seccomp: &filter,
     };

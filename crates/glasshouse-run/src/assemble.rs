@@ -10,14 +10,20 @@ use glasshouse_receipt::{OsText, Provenance, Receipt};
 use glasshouse_sensor::Observations;
 use std::ffi::OsString;
 
+/// A new run's `execution_id`.
+pub(crate) fn new_execution_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// A receipt with the run's identity, environment and backend, taken before the command starts.
 pub(crate) fn start_receipt(
     plan: &RunPlan,
+    execution_id: String,
     provenance: Provenance,
     info: BackendInfo,
     user: &RunUser,
 ) -> Receipt {
-    let mut receipt = Receipt::new(uuid::Uuid::now_v7().to_string(), provenance, now_rfc3339());
+    let mut receipt = Receipt::new(execution_id, provenance, now_rfc3339());
     fill_environment(&mut receipt, &plan.command);
     receipt.environment.home = user.home().map(|h| OsText::from(h.as_os_str()));
     receipt.execution.backend = info.name.to_owned();

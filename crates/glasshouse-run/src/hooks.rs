@@ -54,6 +54,12 @@ pub trait Observer: Send {
     fn stage(&mut self, stage: Stage);
     /// The command was started with this pid (after the spawn stage).
     fn spawned(&mut self, _pid: u32) {}
+    /// Run `run_id` (the receipt's `execution_id`) is about to start its sensor: a sink that
+    /// should receive the sensor's events as they are recorded, if any. Only the first
+    /// observer's sink is used.
+    fn event_sink(&mut self, _run_id: &str) -> Option<glasshouse_events::EventSink> {
+        None
+    }
 }
 
 /// Turns the compiled policy into enforcement before the command starts (a sandboxing
@@ -94,6 +100,10 @@ impl Hooks {
         for o in &mut self.observers {
             o.stage(stage);
         }
+    }
+
+    pub(crate) fn event_sink(&mut self, run_id: &str) -> Option<glasshouse_events::EventSink> {
+        self.observers.iter_mut().find_map(|o| o.event_sink(run_id))
     }
 
     pub(crate) fn spawned(&mut self, pid: u32) {

@@ -238,13 +238,22 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     hooks.stage(Stage::Attach);
     check::refuse_privileged_overrides()?;
     let sensor_options = SensorOptions::from_env().map_err(|e| RunError::Refused(e.to_string()))?;
-    let sensor = Sensor::start(&sensor_options, std::process::id())
+    // Named before the sensor starts, so that a live event stream's lines carry it.
+    let execution_id = assemble::new_execution_id();
+    let events = hooks.event_sink(&execution_id);
+    let sensor = Sensor::start_streaming(&sensor_options, std::process::id(), events)
         .map_err(|e| RunError::SensorUnavailable(e.to_string()))?;
     // Orphaned descendants are re-parented to glasshouse, so they can be waited for and ended.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| RunError::Refused(format!("cannot become a child subreaper: {e}")))?;
     let mut receipt =
-        assemble::start_receipt(plan, checked.provenance, backend.identify(), &checked.user);
+        assemble::start_receipt(
+            plan,
+            execution_id,
+            checked.provenance,
+            backend.identify(),
+            &checked.user,
+        );
     let signals = supervise::SignalForwarder::install()?;
 
     hooks.stage(Stage::Spawn);

@@ -10,8 +10,10 @@ use crate::event::{self, Event};
 use crate::interpret::{self, PathEffect, UringKind};
 use crate::net;
 use crate::paths::{concat, normalize, DirCache, NamedPath};
+use crate::stream::Stream;
+use glasshouse_events::FileAction;
 use glasshouse_receipt::{FailedOperation, HandedDescriptor, NetworkAttempt, OsText, Truncation};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{btree_map, BTreeMap, BTreeSet, HashMap};
 use tree::Proc;
 
 /// (path, how, pid, fd, read, write) of a descriptor the tree did not open.
@@ -55,6 +57,8 @@ pub struct Aggregator {
     /// io_uring operations submitted and not yet completed, by request.
     uring_pending: HashMap<u64, UringSubmit>,
     dirs: DirCache,
+    /// The live event stream: told about every new entry of the lists above.
+    pub(crate) stream: Stream,
     /// Records that could not be decoded (a layout mismatch between object and loader).
     pub malformed: u64,
     /// Events folded in.
@@ -88,30 +92,32 @@ impl<K, V> Default for Listed<K, V> {
 
 impl<K: Ord, V: Default> Listed<K, V> {
     /// The entry for `key`, or `None` (and one more omitted) when it is new and the list full.
-    fn entry(&mut self, key: K) -> Option<&mut V> {
-        if self.entries.len() >= self.limit && !self.entries.contains_key(&key) {
-            self.omitted += 1;
-            return None;
+    /// `on_new` sees a key the moment it is listed (the live stream's line for it).
+    fn entry(&mut self, key: K, on_new: impl FnOnce(&K)) -> Option<&mut V> {
+        let full = self.entries.len() >= self.limit;
+        match self.entries.entry(key) {
+            btree_map::Entry::Occupied(o) => Some(o.into_mut()),
+            btree_map::Entry::Vacant(_) if full => {
+                self.omitted += 1;
+                None
+            }
+            btree_map::Entry::Vacant(v) => {
+                on_new(v.key());
+                Some(v.insert(V::default()))
+            }
         }
-        Some(self.entries.entry(key).or_default())
     }
 }
 
 impl<K: Ord> Listed<K, ()> {
-    fn add(&mut self, key: K) {
-        self.entry(key);
-    }
-
-    fn add_some(&mut self, key: Option<K>) {
-        if let Some(key) = key {
-            self.add(key);
-        }
+    fn add(&mut self, key: K, on_new: impl FnOnce(&K)) {
+        self.entry(key, on_new);
     }
 }
 
 impl<K: Ord> Listed<K, u64> {
-    fn count(&mut self, key: K) {
-        if let Some(n) = self.entry(key) {
+    fn count(&mut self, key: K, on_new: impl FnOnce(&K)) {
+        if let Some(n) = self.entry(key, on_new) {
             *n += 1;
         }
     }
@@ -119,10 +125,46 @@ impl<K: Ord> Listed<K, u64> {
 
 impl Aggregator {
     /// An empty aggregate; `root_ppid` is the parent recorded for the root process.
-    pub fn new(root_ppid: u32) -> Self {
+    pub fn new(root_ppid: u32, stream: Stream) -> Self {
         Self {
             root_ppid,
+            stream,
             ..Self::default()
+        }
+    }
+
+    /// Lists `path` as read, written or deleted by `pid`.
+    fn file(&mut self, pid: u32, path: Vec<u8>, action: FileAction) {
+        let list = match action {
+            FileAction::Read => &mut self.reads,
+            FileAction::Write => &mut self.writes,
+            _ => &mut self.deletes,
+        };
+        let stream = &self.stream;
+        list.add(path, |p| stream.file(pid, p, action));
+    }
+
+    /// [`Self::file`] for a path that may be absent.
+    fn file_some(&mut self, pid: u32, path: Option<Vec<u8>>, action: FileAction) {
+        if let Some(path) = path {
+            self.file(pid, path, action);
+        }
+    }
+
+    /// Counts a failure of `nr` on `target` with `errno`, by `pid`.
+    fn fail(&mut self, pid: u32, nr: u32, target: Vec<u8>, errno: i32) {
+        let stream = &self.stream;
+        self.failed
+            .count((nr, target, errno), |(nr, target, errno)| {
+                stream.failure(pid, *nr, target, *errno)
+            });
+    }
+
+    /// Records a cut-short string.
+    fn truncate(&mut self, t: Truncation) {
+        if !self.truncated.contains(&t) {
+            self.stream.truncated(&t);
+            self.truncated.insert(t);
         }
     }
 
@@ -147,6 +189,7 @@ impl Aggregator {
             event::EV_EXEC => self.on_exec(e),
             event::EV_EXIT => {
                 if let Some(mut p) = self.live.remove(&e.tgid) {
+                    self.stream.exit(e.tgid, e.ret);
                     p.status = Some(e.ret);
                     self.finished.push(p);
                 }
@@ -154,16 +197,16 @@ impl Aggregator {
             event::EV_OPEN => {
                 let path = self.path(e, 0);
                 if e.extra & event::ACC_READ != 0 {
-                    self.reads.add(path.clone());
+                    self.file(e.tgid, path.clone(), FileAction::Read);
                 }
                 if e.extra & event::ACC_WRITE != 0 {
-                    self.writes.add(path);
+                    self.file(e.tgid, path, FileAction::Write);
                 }
             }
             event::EV_PATHOP => {
                 let a = self.joined(e, 0, 1);
                 let b = self.joined(e, 2, 3);
-                self.path_result(e.aux, e.ret, a, b, e.extra);
+                self.path_result(e.tgid, e.aux, e.ret, a, b, e.extra);
             }
             event::EV_NET => self.on_net(e),
             event::EV_NET_DONE => match self.tcp_pending.remove(&e.extra) {
@@ -198,17 +241,22 @@ impl Aggregator {
                     e.extra & event::ACC_READ != 0,
                     e.extra & event::ACC_WRITE != 0,
                 );
+                let stream = &self.stream;
                 self.descriptors
-                    .add((path, how, e.tgid, e.aux as i32, read, write));
+                    .add((path, how, e.tgid, e.aux as i32, read, write), |k| {
+                        stream.descriptor(&k.0, k.1, k.2, k.3, (k.4, k.5))
+                    });
             }
             _ => self.malformed += 1,
         }
     }
 
     /// Applies the outcome of a path operation (a syscall number, or an io_uring opcode above
-    /// [`event::URING_NR_BASE`]) on path A (the one it acts on) and path B (the new name).
+    /// [`event::URING_NR_BASE`]) by `pid` on path A (the one it acts on) and path B (the new
+    /// name).
     fn path_result(
         &mut self,
+        pid: u32,
         nr: u32,
         ret: i64,
         a: Option<NamedPath>,
@@ -217,29 +265,41 @@ impl Aggregator {
     ) {
         if ret < 0 {
             let target = a.or(b).map(|p| normalize(&p.text)).unwrap_or_default();
-            self.failed.count((nr, target, (-ret) as i32));
+            self.fail(pid, nr, target, (-ret) as i32);
             return;
         }
         let a = a.map(|p| self.dirs.resolve(p));
         let b = b.map(|p| self.dirs.resolve(p));
+        let (write, delete) = (FileAction::Write, FileAction::Delete);
         match interpret::path_effect(nr, flags) {
-            PathEffect::DeleteA => self.deletes.add_some(a),
-            PathEffect::WriteA => self.writes.add_some(a),
-            PathEffect::WriteB => self.writes.add_some(b),
+            PathEffect::DeleteA => self.file_some(pid, a, delete),
+            PathEffect::WriteA => self.file_some(pid, a, write),
+            PathEffect::WriteB => self.file_some(pid, b, write),
             PathEffect::MoveAToB => {
-                self.deletes.add_some(a);
-                self.writes.add_some(b);
+                self.file_some(pid, a, delete);
+                self.file_some(pid, b, write);
             }
             PathEffect::WriteBoth => {
-                self.writes.add_some(a);
-                self.writes.add_some(b);
+                self.file_some(pid, a, write);
+                self.file_some(pid, b, write);
             }
             PathEffect::None => {}
         }
     }
 
     fn attempt(&mut self, tgid: u32, key: AttemptKey) {
-        self.attempts.entry(key).or_default().insert(tgid);
+        let (dst, protocol, result, errno) = &key;
+        match self.attempts.get_mut(&key) {
+            Some(tgids) => {
+                if tgids.insert(tgid) {
+                    self.stream.network(tgid, dst, protocol, result, *errno);
+                }
+            }
+            None => {
+                self.stream.network(tgid, dst, protocol, result, *errno);
+                self.attempts.insert(key, BTreeSet::from([tgid]));
+            }
+        }
     }
 
     fn on_net(&mut self, e: &Event<'_>) {
@@ -261,7 +321,7 @@ impl Aggregator {
         let is_connect = e.aux == crate::table::CONNECT;
         let (result, errno) = net::result_word(is_connect, e.ret);
         if let Some(errno) = errno {
-            self.failed.count((e.aux, dst.clone(), errno));
+            self.fail(e.tgid, e.aux, dst.clone(), errno);
         }
         self.attempt(e.tgid, (dst, protocol, result, errno));
     }
@@ -269,8 +329,7 @@ impl Aggregator {
     fn tcp_outcome(&mut self, tgid: u32, dst: Vec<u8>, protocol: String, ret: i64) {
         let (result, errno) = net::result_word(true, ret);
         if let Some(errno) = errno {
-            self.failed
-                .count((crate::table::CONNECT, dst.clone(), errno));
+            self.fail(tgid, crate::table::CONNECT, dst.clone(), errno);
         }
         self.attempt(tgid, (dst, protocol, result, errno));
     }
@@ -286,7 +345,7 @@ impl Aggregator {
                 let protocol = net::protocol_name(e.sock, &submit.sockaddr);
                 let (result, errno) = net::result_word(e.aux == interpret::URING_OP_CONNECT, e.ret);
                 if let Some(errno) = errno {
-                    self.failed.count((nr, dst.clone(), errno));
+                    self.fail(e.tgid, nr, dst.clone(), errno);
                 }
                 self.attempt(e.tgid, (dst, protocol, result, errno));
             }
@@ -297,14 +356,21 @@ impl Aggregator {
                     let path = self.dirs.resolve(path);
                     let (read, write) = interpret::open_access(submit.flags);
                     if read {
-                        self.reads.add(path.clone());
+                        self.file(e.tgid, path.clone(), FileAction::Read);
                     }
                     if write {
-                        self.writes.add(path);
+                        self.file(e.tgid, path, FileAction::Write);
                     }
                 }
             }
-            _ => self.path_result(nr, e.ret, submit.path_a, submit.path_b, submit.flags.into()),
+            _ => self.path_result(
+                e.tgid,
+                nr,
+                e.ret,
+                submit.path_a,
+                submit.path_b,
+                submit.flags.into(),
+            ),
         }
     }
 
@@ -312,7 +378,7 @@ impl Aggregator {
     fn path(&mut self, e: &Event<'_>, i: usize) -> Vec<u8> {
         let mut p = e.strings[i].to_vec();
         if e.truncated(i) {
-            self.truncated.insert(Truncation::new(
+            self.truncate(Truncation::new(
                 "path",
                 e.tgid,
                 OsText::from_bytes(p.clone()),
@@ -332,7 +398,7 @@ impl Aggregator {
             return None;
         }
         if e.truncated(raw) {
-            self.truncated.insert(Truncation::new(
+            self.truncate(Truncation::new(
                 "path",
                 e.tgid,
                 OsText::from_bytes(e.strings[raw].to_vec()),
@@ -404,14 +470,14 @@ impl Aggregator {
         .collect()
     }
 
-    /// Network attempts, sorted; TCP connects still in progress count as `attempted`.
-    pub fn attempts(&self) -> Vec<NetworkAttempt> {
-        let mut all = self.attempts.clone();
-        for (tgid, dst, protocol) in self.tcp_pending.values() {
-            let key = (dst.clone(), protocol.clone(), "attempted", None);
-            all.entry(key).or_default().insert(*tgid);
+    /// Network attempts, sorted, moved out; TCP connects still in progress count as
+    /// `attempted` (and are streamed as such now).
+    pub fn take_attempts(&mut self) -> Vec<NetworkAttempt> {
+        for (_, (tgid, dst, protocol)) in std::mem::take(&mut self.tcp_pending) {
+            self.attempt(tgid, (dst, protocol, "attempted", None));
         }
-        all.into_iter()
+        std::mem::take(&mut self.attempts)
+            .into_iter()
             .map(|((dst, protocol, result, errno), tgids)| {
                 let count = tgids.len() as u64;
                 NetworkAttempt::new(OsText::from_bytes(dst), &protocol, result, errno, count)
@@ -426,80 +492,4 @@ impl Aggregator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn named(text: &str) -> Option<NamedPath> {
-        Some(NamedPath {
-            text: text.into(),
-            dir_exact: false,
-        })
-    }
-
-    #[test]
-    fn directories_are_looked_up_once_per_batch() {
-        let dir = std::env::temp_dir().join(format!("gh-batch-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("a")).unwrap();
-        std::fs::create_dir_all(dir.join("b")).unwrap();
-        let real = std::fs::canonicalize(&dir).unwrap();
-        let link = dir.join("lnk");
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(dir.join("a"), &link).unwrap();
-        let mut agg = Aggregator::new(1);
-        let via_link = format!("{}/lnk/f", dir.display());
-        assert_eq!(
-            agg.dirs.resolve(named(&via_link).unwrap()),
-            format!("{}/a/f", real.display()).into_bytes()
-        );
-        std::fs::remove_file(&link).unwrap();
-        std::os::unix::fs::symlink(dir.join("b"), &link).unwrap();
-        // Same batch: the directory is not looked up again.
-        assert_eq!(
-            agg.dirs.resolve(named(&via_link).unwrap()),
-            format!("{}/a/f", real.display()).into_bytes()
-        );
-        agg.end_batch();
-        assert_eq!(
-            agg.dirs.resolve(named(&via_link).unwrap()),
-            format!("{}/b/f", real.display()).into_bytes()
-        );
-        // A name in a directory the kernel reported is taken as it is.
-        let exact = NamedPath {
-            text: format!("{}/lnk/f", dir.display()).into_bytes(),
-            dir_exact: true,
-        };
-        assert_eq!(agg.dirs.resolve(exact), via_link.into_bytes());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_full_list_counts_what_it_cannot_hold() {
-        let mut agg = Aggregator::new(1);
-        agg.failed.limit = 2;
-        agg.deletes.limit = 1;
-        for path in ["/x/a", "/x/b", "/x/a", "/x/c", "/x/d"] {
-            agg.path_result(2, -2, named(path), None, 0); // open, ENOENT
-        }
-        agg.path_result(87, 0, named("/nonexistent-gh/one"), None, 0); // unlink
-        agg.path_result(87, 0, named("/nonexistent-gh/two"), None, 0);
-        agg.path_result(87, 0, named("/nonexistent-gh/one"), None, 0);
-        assert_eq!(
-            agg.omitted(),
-            vec![("filesystem.deletes", 1), ("filesystem.failed", 2)]
-        );
-        let failed = agg.take_failed();
-        let listed: Vec<(String, u64)> = failed
-            .iter()
-            .map(|f| {
-                (
-                    f.target.as_ref().map(|t| t.to_string()).unwrap_or_default(),
-                    f.count,
-                )
-            })
-            .collect();
-        // The first distinct entries stay, and keep counting.
-        assert_eq!(listed, vec![("/x/a".to_owned(), 2), ("/x/b".to_owned(), 1)]);
-        let [_, _, deletes] = agg.take_files();
-        assert_eq!(deletes, vec![OsText::from("/nonexistent-gh/one")]);
-    }
-}
+mod tests;

@@ -35,6 +35,7 @@ mod paths;
 mod pool;
 mod relocated;
 mod self_check;
+mod stream;
 mod table;
 mod track;
 mod variants;
@@ -147,6 +148,8 @@ pub struct Sensor {
     _slot: Option<pool::Slot>,
     /// Possible CPUs: the number of values of each per-CPU counter.
     cpus: usize,
+    /// The live event stream, if the run has one.
+    stream: stream::Stream,
 }
 
 impl Sensor {
@@ -154,6 +157,18 @@ impl Sensor {
     /// attaches every hook it can and starts draining. The tree is empty until a process
     /// registers itself through [`Sensor::tracking_hook`].
     pub fn start(options: &SensorOptions, root_ppid: u32) -> Result<Self, SensorError> {
+        Self::start_streaming(options, root_ppid, None)
+    }
+
+    /// [`Sensor::start`], telling `events` about every new entry of the receipt's lists as
+    /// the drain folds it in (the lines of `run --events`). Emitting never blocks the drain: a
+    /// full queue drops lines, which the receipt's notes then count.
+    pub fn start_streaming(
+        options: &SensorOptions,
+        root_ppid: u32,
+        events: Option<glasshouse_events::EventSink>,
+    ) -> Result<Self, SensorError> {
+        let stream = stream::Stream::new(events);
         if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
             return Err(SensorError::NoBtf);
         }
@@ -239,9 +254,10 @@ impl Sensor {
         let stop = Arc::new(StopSignal::new()?);
         let drain = {
             let stop = Arc::clone(&stop);
+            let agg = Aggregator::new(root_ppid, stream.clone());
             std::thread::Builder::new()
                 .name("glasshouse-drain".into())
-                .spawn(move || drain(ring, Aggregator::new(root_ppid), &stop))
+                .spawn(move || drain(ring, agg, &stop))
                 .map_err(|e| SensorError::Load(format!("cannot start the drain thread: {e}")))?
         };
         Ok(Self {
@@ -267,6 +283,7 @@ impl Sensor {
             counters_fail: false,
             _slot: slot,
             cpus,
+            stream,
         })
     }
 
@@ -338,11 +355,11 @@ impl Sensor {
                     "the drain thread failed ({}): the events of this run are missing from this receipt",
                     panic_message(panic.as_ref())
                 ));
-                Aggregator::new(self.root_ppid)
+                Aggregator::new(self.root_ppid, self.stream.clone())
             }
             None => {
                 faults.push("the drain thread was not running: the events of this run are missing from this receipt".to_owned());
-                Aggregator::new(self.root_ppid)
+                Aggregator::new(self.root_ppid, self.stream.clone())
             }
         };
         let mut obs = Observations::default();
@@ -361,7 +378,7 @@ impl Sensor {
         obs.filesystem.deletes = deletes;
         obs.filesystem.failed = agg.take_failed();
         obs.filesystem.descriptors = agg.take_descriptors();
-        obs.network.attempts = agg.attempts();
+        obs.network.attempts = agg.take_attempts();
         obs.syscalls.denied = obs
             .filesystem
             .failed
@@ -409,6 +426,8 @@ impl Sensor {
             faults,
             notes: std::mem::take(&mut self.load_notes),
         });
+        self.stream
+            .losses(&mut obs.coverage, &agg.omitted(), agg.malformed);
         obs
     }
 

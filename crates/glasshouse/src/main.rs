@@ -11,6 +11,7 @@ macro_rules! say {
 
 mod completions;
 mod diff;
+mod events;
 mod exit;
 mod keygen;
 mod policy_cmd;

@@ -120,6 +120,11 @@ impl Protection {
         Ok(Self { hooks, redactor })
     }
 
+    /// The redactor the receipt is redacted with (for the live event stream's lines).
+    pub fn redactor(&self) -> Arc<Redactor> {
+        Arc::clone(&self.redactor)
+    }
+
     /// A line for glasshouse's stderr with secrets (and the home, if asked) redacted.
     pub fn line(&self, text: &str) -> String {
         String::from_utf8_lossy(&self.redactor.redact_text(text.as_bytes()).bytes).into_owned()

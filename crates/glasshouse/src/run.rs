@@ -77,6 +77,8 @@ pub struct RunArgs {
     summary: bool,
     #[command(flatten)]
     protect: crate::protect::ProtectArgs,
+    #[command(flatten)]
+    events: crate::events::EventArgs,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -193,7 +195,21 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .home();
     let mut protection = crate::protect::Protection::new(&args.protect, &plan.command, home)
         .map_err(|e| Exit::new(exit::USAGE, e))?;
-    let report = glasshouse_run::run(&plan, &mut protection.hooks).map_err(exit_of)?;
+    let events = crate::events::EventStream::open(
+        &args.events,
+        &plan.command,
+        plan.backend.name(),
+        protection.redactor(),
+    )
+    .map_err(|e| Exit::new(exit::USAGE, e))?;
+    if let Some(events) = &events {
+        protection.hooks.observers.push(events.observer());
+    }
+    let result = glasshouse_run::run(&plan, &mut protection.hooks);
+    if let Some(warning) = events.as_ref().and_then(|e| e.finish(result.as_ref())) {
+        say!("glasshouse: warning: {warning}");
+    }
+    let report = result.map_err(exit_of)?;
     if let Some(e) = &report.spawn_error {
         say!("glasshouse: {}", protection.line(e));
     }

@@ -31,6 +31,7 @@ impl Aggregator {
             .map(|p| p.image.clone())
             .unwrap_or_default();
         let cwd = self.path(e, 0);
+        self.stream.fork(e.tgid, e.aux);
         let proc = Proc {
             pid: e.tgid,
             ppid: e.aux,
@@ -60,7 +61,7 @@ impl Aggregator {
         }
         let argv_truncated = e.truncated(2);
         if argv_truncated {
-            self.truncated.insert(Truncation::new(
+            self.truncate(Truncation::new(
                 "argv",
                 e.tgid,
                 OsText::from_bytes(e.strings[2].to_vec()),
@@ -78,6 +79,14 @@ impl Aggregator {
             ppid: root_ppid,
             ..Proc::default()
         });
+        self.stream.exec(
+            e.tgid,
+            proc.ppid,
+            &image.exe,
+            &image.argv,
+            &image.cwd,
+            image.argv_truncated,
+        );
         proc.image = image.clone();
         proc.execs.push(image);
     }

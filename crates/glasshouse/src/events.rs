@@ -1,0 +1,252 @@
+//! `run --events PATH|-` and `--events-fd N`: where the live event stream goes, the thread
+//! that writes it (each line redacted like the receipt, with the same rules and key), and the
+//! lines glasshouse adds itself: `start` before the command, `loss` and `end` after the
+//! receipt. The sensor's lines come through the pipeline's observer seam (docs/events.md).
+
+use glasshouse_events::{self as ev, Event, EventQueue, EventSink, Limits, LossSource};
+use glasshouse_receipt::OsText;
+use glasshouse_redact::Redactor;
+use glasshouse_run::{Observer, RunError, RunReport, Stage};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write as _;
+use std::os::fd::{AsFd as _, FromRawFd as _, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Options of the event stream.
+#[derive(Debug, clap::Args)]
+pub struct EventArgs {
+    /// Write a live JSON Lines stream of what the sensor sees (execs, exits, files, network,
+    /// failures, losses; docs/events.md) to PATH (made 0600), or to stderr with `-`.
+    #[arg(
+        long,
+        value_name = "PATH|-",
+        requires = "profile",
+        conflicts_with = "events_fd"
+    )]
+    events: Option<PathBuf>,
+    /// Write the event stream to descriptor N, which glasshouse inherited open for writing
+    /// (e.g. `3>events.jsonl`); the command does not inherit it.
+    #[arg(long, value_name = "N", requires = "profile")]
+    events_fd: Option<i32>,
+}
+
+/// How long glasshouse waits, after the run, for the stream's reader to take the last lines.
+const LAST_LINES_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The stream's destination, opened before anything runs (an unusable one refuses the run).
+fn open(args: &EventArgs) -> Result<Option<File>, String> {
+    let stderr = || {
+        std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(File::from)
+            .map_err(|e| format!("cannot use stderr for the event stream: {e}"))
+    };
+    match (&args.events, args.events_fd) {
+        (Some(path), _) if path.as_os_str() == "-" => stderr().map(Some),
+        (Some(path), _) => {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "cannot open the event stream --events {}: {e}; give a file that can be written, - for stderr, or --events-fd N",
+                        path.display()
+                    )
+                })
+        }
+        (None, Some(2)) => stderr().map(Some),
+        (None, Some(fd)) => inherited(fd).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Takes over descriptor `fd`, which glasshouse's caller left open: it is moved to a
+/// close-on-exec descriptor, so the command cannot write into the stream.
+fn inherited(fd: i32) -> Result<File, String> {
+    if fd == 0 || fd == 1 || fd < 0 {
+        return Err(format!(
+            "--events-fd {fd}: descriptors 0 and 1 are the command's input and output; use --events - for stderr, or pass another descriptor (e.g. 3>events.jsonl)"
+        ));
+    }
+    // SAFETY: F_GETFL only reads the flags of a descriptor number; it touches no memory.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(format!(
+            "--events-fd {fd}: descriptor {fd} is not open; open it for glasshouse (e.g. {fd}>events.jsonl)"
+        ));
+    }
+    if flags & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(format!(
+            "--events-fd {fd}: descriptor {fd} is open for reading only; open it for writing (e.g. {fd}>events.jsonl)"
+        ));
+    }
+    // SAFETY: the descriptor is open (F_GETFL succeeded) and was inherited: nothing else in
+    // glasshouse owns it (0-2 are excluded above), so this is its only owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // The copy is close-on-exec; dropping `owned` closes the number the command would inherit.
+    owned
+        .try_clone()
+        .map(File::from)
+        .map_err(|e| format!("--events-fd {fd}: cannot take over descriptor {fd}: {e}"))
+}
+
+struct Inner {
+    file: Option<File>,
+    redactor: Arc<Redactor>,
+    argv: Vec<OsText>,
+    backend: String,
+    sink: Option<EventSink>,
+    writer: Option<JoinHandle<Option<String>>>,
+}
+
+/// The event stream of one run (none without `--events`/`--events-fd`).
+#[derive(Clone)]
+pub struct EventStream(Arc<Mutex<Inner>>);
+
+impl EventStream {
+    /// Opens the stream's destination; `None` when no stream was asked for.
+    pub fn open(
+        args: &EventArgs,
+        command: &[OsString],
+        backend: &str,
+        redactor: Arc<Redactor>,
+    ) -> Result<Option<Self>, String> {
+        Ok(open(args)?.map(|file| {
+            Self(Arc::new(Mutex::new(Inner {
+                file: Some(file),
+                redactor,
+                argv: command
+                    .iter()
+                    .map(|a| OsText::from(a.as_os_str()))
+                    .collect(),
+                backend: backend.to_owned(),
+                sink: None,
+                writer: None,
+            })))
+        }))
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The pipeline's observer for this stream.
+    pub fn observer(&self) -> Box<dyn Observer> {
+        Box::new(self.clone())
+    }
+
+    /// Ends the stream after the run: a `loss` line when lines were dropped, the `end` line,
+    /// then waits (at most [`LAST_LINES_DEADLINE`]) for the writer. Returns a warning for
+    /// glasshouse's stderr when the stream did not reach its reader whole.
+    pub fn finish(&self, result: Result<&RunReport, &RunError>) -> Option<String> {
+        let (sink, writer) = {
+            let mut inner = self.inner();
+            (inner.sink.take()?, inner.writer.take()?)
+        };
+        let dropped = sink.dropped();
+        if dropped > 0 {
+            sink.emit_final(Event::Loss(ev::Loss::new(LossSource::Stream, dropped)));
+        }
+        let mut end = ev::End::default();
+        match result {
+            Ok(report) => {
+                end.exit_code = Some(report.command_status());
+                end.complete = report.receipt.sensor.as_ref().map(|s| s.complete);
+                end.receipt = Some(OsText::from(report.receipt_path.as_path()));
+            }
+            Err(e) => end.error = Some(e.to_string()),
+        }
+        end.dropped = dropped;
+        sink.emit_final(Event::End(end));
+        sink.close();
+        let started = Instant::now();
+        while !writer.is_finished() {
+            if started.elapsed() > LAST_LINES_DEADLINE {
+                return Some(format!(
+                    "the event stream's reader did not take its last lines within {} s; the stream ends without them ({} lines dropped in all)",
+                    LAST_LINES_DEADLINE.as_secs(),
+                    sink.dropped()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let error = writer
+            .join()
+            .unwrap_or_else(|_| Some("its writer failed".into()));
+        match (error, sink.dropped()) {
+            (Some(e), n) => Some(format!(
+                "the event stream stopped ({e}); {n} of its {} lines were not written",
+                sink.emitted()
+            )),
+            (None, 0) => None,
+            (None, n) => Some(format!(
+                "the event stream dropped {n} of its {} lines: its reader did not keep up",
+                sink.emitted()
+            )),
+        }
+    }
+}
+
+impl Observer for EventStream {
+    fn stage(&mut self, stage: Stage) {
+        if stage != Stage::Spawn {
+            return;
+        }
+        let inner = self.inner();
+        if let Some(sink) = &inner.sink {
+            let start = ev::Start::new(inner.argv.clone(), std::process::id(), &inner.backend);
+            sink.emit(Event::Start(start));
+        }
+    }
+
+    fn event_sink(&mut self, run_id: &str) -> Option<EventSink> {
+        let mut inner = self.inner();
+        let file = inner.file.take()?;
+        let (sink, queue) = glasshouse_events::channel(run_id, Limits::default());
+        let redactor = Arc::clone(&inner.redactor);
+        let writer = std::thread::Builder::new()
+            .name("glasshouse-events".into())
+            .spawn(move || write_lines(&queue, file, &redactor))
+            .ok()?;
+        inner.sink = Some(sink.clone());
+        inner.writer = Some(writer);
+        Some(sink)
+    }
+}
+
+/// The writer thread: takes the queued lines in batches, redacts each as the receipt is
+/// redacted and writes whole lines; on a write error it stops (every later line is dropped
+/// and counted) and returns the error.
+fn write_lines(queue: &EventQueue, mut out: File, redactor: &Redactor) -> Option<String> {
+    let mut batch = Vec::new();
+    let mut bytes = Vec::with_capacity(1 << 16);
+    while queue.next_batch(&mut batch) {
+        bytes.clear();
+        let taken = batch.len() as u64;
+        for line in batch.drain(..) {
+            // The line types serialize infallibly (string keys only); a failure would skip it.
+            let Ok(mut value) = serde_json::to_value(&line) else {
+                continue;
+            };
+            redactor.redact_json(&mut value);
+            if serde_json::to_writer(&mut bytes, &value).is_ok() {
+                bytes.push(b'\n');
+            }
+        }
+        if let Err(e) = out.write_all(&bytes) {
+            queue.stop(taken);
+            return Some(e.to_string());
+        }
+    }
+    None
+}

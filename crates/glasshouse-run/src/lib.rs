@@ -246,14 +246,13 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     // Orphaned descendants are re-parented to glasshouse, so they can be waited for and ended.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| RunError::Refused(format!("cannot become a child subreaper: {e}")))?;
-    let mut receipt =
-        assemble::start_receipt(
-            plan,
-            execution_id,
-            checked.provenance,
-            backend.identify(),
-            &checked.user,
-        );
+    let mut receipt = assemble::start_receipt(
+        plan,
+        execution_id,
+        checked.provenance,
+        backend.identify(),
+        &checked.user,
+    );
     let signals = supervise::SignalForwarder::install()?;
 
     hooks.stage(Stage::Spawn);

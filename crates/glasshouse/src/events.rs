@@ -56,7 +56,16 @@ fn open(args: &EventArgs) -> Result<Option<File>, String> {
                 .truncate(true)
                 .mode(0o600)
                 .open(path)
-                .map(Some)
+                .and_then(|file| {
+                    // Like the receipt, the stream belongs to the user who ran sudo.
+                    let owner = glasshouse_run::user::resolve(None)
+                        .ok()
+                        .and_then(|u| u.receipt_owner);
+                    if let Some((uid, gid)) = owner {
+                        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+                    }
+                    Ok(Some(file))
+                })
                 .map_err(|e| {
                     format!(
                         "cannot open the event stream --events {}: {e}; give a file that can be written, - for stderr, or --events-fd N",

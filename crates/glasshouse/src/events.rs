@@ -233,29 +233,48 @@ impl Observer for EventStream {
     }
 }
 
+/// Bytes one write(2) to a pipe puts in whole or not at all (PIPE_BUF on Linux).
+const ATOMIC_WRITE: usize = 4096;
+
 /// The writer thread: takes the queued lines in batches, redacts each as the receipt is
-/// redacted and writes whole lines; on a write error it stops (every later line is dropped
-/// and counted) and returns the error.
+/// redacted and writes whole lines, in writes of at most [`ATOMIC_WRITE`] bytes where lines
+/// allow (so that a reader of a pipe never sees half a line, even when glasshouse exits in the
+/// middle of a batch, and `-` does not cut into the command's stderr); on a write error it
+/// stops (every later line is dropped and counted) and returns the error.
 fn write_lines(queue: &EventQueue, mut out: File, redactor: &Redactor) -> Option<String> {
     let mut batch = Vec::new();
-    let mut bytes = Vec::with_capacity(1 << 16);
+    let mut chunk = Vec::with_capacity(2 * ATOMIC_WRITE);
+    let mut line_bytes = Vec::new();
     while queue.next_batch(&mut batch) {
-        bytes.clear();
         let taken = batch.len() as u64;
+        // Lines of this batch written, and lines waiting in `chunk`.
+        let (mut written, mut pending) = (0u64, 0u64);
         for line in batch.drain(..) {
-            // The line types serialize infallibly (string keys only); a failure would skip it.
-            let Ok(mut value) = serde_json::to_value(&line) else {
-                continue;
-            };
-            redactor.redact_json(&mut value);
-            if serde_json::to_writer(&mut bytes, &value).is_ok() {
-                bytes.push(b'\n');
+            line_bytes.clear();
+            // The line types serialize infallibly (string keys only).
+            if let Ok(mut value) = serde_json::to_value(&line) {
+                redactor.redact_json(&mut value);
+                if serde_json::to_writer(&mut line_bytes, &value).is_ok() {
+                    line_bytes.push(b'\n');
+                }
             }
+            if !chunk.is_empty() && chunk.len() + line_bytes.len() > ATOMIC_WRITE {
+                if let Err(e) = out.write_all(&chunk) {
+                    queue.stop(taken - written);
+                    return Some(e.to_string());
+                }
+                written += pending;
+                pending = 0;
+                chunk.clear();
+            }
+            chunk.extend_from_slice(&line_bytes);
+            pending += 1;
         }
-        if let Err(e) = out.write_all(&bytes) {
-            queue.stop(taken);
+        if let Err(e) = out.write_all(&chunk) {
+            queue.stop(taken - written);
             return Some(e.to_string());
         }
+        chunk.clear();
     }
     None
 }

@@ -519,3 +519,74 @@ fn an_unusable_destination_refuses_the_run_before_the_command() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_stops_reading_costs_lines_never_the_receipt() {
+    // More distinct failed opens than the queue holds lines, with a reader that reads nothing
+    // until glasshouse has exited: the drain must not wait for it, and glasshouse must end.
+    const OPENS: u32 = 70_000;
+    let sandbox = Sandbox::new(&SUITE);
+    let receipt = sandbox.root.join("receipt.json");
+    let absent = sandbox.w("absent");
+    let (reader, writer) = rustix::pipe::pipe().expect("a pipe");
+    let mut command = glasshouse(&sandbox.root);
+    command
+        .args(["run", "--profile", "host", "--quiet", "--receipt"])
+        .arg(&receipt)
+        .args(["--events-fd", "3", "--"])
+        .arg(PROGRAMS.path("fail_many"))
+        .arg(&absent)
+        .arg(OPENS.to_string())
+        .stdin(Stdio::null());
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&writer);
+    // SAFETY: dup2 is async-signal-safe and touches only the child's descriptor table.
+    unsafe {
+        use std::os::unix::process::CommandExt as _;
+        command.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start glasshouse");
+    drop(writer);
+    let stderr = common::reader(child.stderr.take().expect("stderr"));
+    let status = common::wait_within(&mut child, SUITE.run_deadline, "glasshouse did not end");
+    let stderr = String::from_utf8_lossy(&stderr.recv().unwrap_or_default()).into_owned();
+    assert_ne!(
+        status.code(),
+        Some(124),
+        "the sensor could not start:\n{stderr}"
+    );
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("the event stream"), "{stderr}");
+
+    let json = common::read_receipt(&receipt);
+    let sensor = &json["sensor"];
+    assert_eq!(sensor["complete"], true, "{sensor:#}");
+    assert!(sensor["notes"]
+        .to_string()
+        .contains("the live event stream (--events) dropped"));
+    let prefix = absent.to_str().unwrap();
+    let failed = json["filesystem"]["failed"]
+        .as_array()
+        .expect("failed")
+        .iter()
+        .filter(|f| f["target"].as_str().is_some_and(|t| t.starts_with(prefix)))
+        .count();
+    assert_eq!(
+        failed, OPENS as usize,
+        "every failed open is in the receipt"
+    );
+
+    // What the pipe took is whole lines, from the first one on.
+    let mut taken = Vec::new();
+    std::io::Read::read_to_end(&mut fs::File::from(reader), &mut taken).expect("read the pipe");
+    let lines = lines_of(&taken);
+    assert!(!lines.is_empty());
+    assert!(lines.iter().enumerate().all(|(i, l)| l.seq == i as u64));
+}

@@ -10,11 +10,12 @@
 //! acts on it inside the command's session. See docs/terminals.md.
 
 use crate::tee::{Tee, TeeResult};
-use glasshouse_backend::Terminal;
+use glasshouse_backend::{ChildControl, Terminal};
 use rustix::io::Errno;
 use rustix::termios::{OptionalActions, Termios};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Which of glasshouse's standard streams are terminals.
@@ -133,7 +134,7 @@ impl Pty {
     /// The command runs: output is copied and hashed, the window size followed, and when stdin
     /// is a terminal it is made raw and copied in. What could not be done is said in the notes
     /// [`Running::finish`] returns.
-    pub fn start(self) -> Running {
+    pub fn start(self, command: ChildControl) -> Running {
         // Only the command may hold the slave now: its last close ends the output.
         drop(self.slave);
         let master = Arc::new(self.master);
@@ -144,7 +145,7 @@ impl Pty {
             .map_err(|e| notes.push(format!("the terminal's window size was not followed: {e}")))
             .ok();
         let input = if let Some(raw) = self.raw {
-            Input::start(raw, Arc::clone(&master))
+            Input::start(raw, Arc::clone(&master), command, out)
                 .map_err(|e| {
                     notes.push(format!(
                         "what was typed on the terminal was not passed to the command: {e}"
@@ -245,23 +246,41 @@ impl Winch {
     }
 }
 
-/// glasshouse's terminal in raw mode, and what is typed on it copied to the pty.
+/// glasshouse's terminal in raw mode, what is typed on it copied to the pty, and the command's
+/// stops followed (job control).
 struct Input {
-    raw: RawMode,
+    raw: Arc<Mutex<RawMode>>,
     /// Closing it wakes the copying thread, which then ends.
     stop: Option<OwnedFd>,
+    /// Set at the end: the stop-following thread ends.
+    ended: Arc<AtomicBool>,
 }
 
 impl Input {
     /// On error `raw` is dropped, which gives the terminal its settings back.
-    fn start(raw: RawMode, master: Arc<OwnedFd>) -> std::io::Result<Self> {
+    fn start(
+        raw: RawMode,
+        master: Arc<OwnedFd>,
+        command: ChildControl,
+        terminal: BorrowedFd<'static>,
+    ) -> std::io::Result<Self> {
         let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        // Not joined: a write into a pty nobody reads can block, and the thread ends with the
-        // process at the latest. It reads nothing once `stop` is closed.
-        std::thread::spawn(move || copy_input(&master, &stop_r));
+        let raw = Arc::new(Mutex::new(raw));
+        let ended = Arc::new(AtomicBool::new(false));
+        // Neither thread is joined: a write into a pty nobody reads can block, and both end
+        // with the process at the latest. They do nothing once `stop` is closed and `ended` set.
+        {
+            let master = Arc::clone(&master);
+            std::thread::spawn(move || copy_input(&master, &stop_r));
+        }
+        {
+            let (raw, ended) = (Arc::clone(&raw), Arc::clone(&ended));
+            std::thread::spawn(move || follow_stops(&command, &raw, &master, terminal, &ended));
+        }
         Ok(Self {
             raw,
             stop: Some(stop_w),
+            ended,
         })
     }
 }
@@ -269,7 +288,54 @@ impl Input {
 impl Drop for Input {
     fn drop(&mut self) {
         self.stop = None;
-        self.raw.restore();
+        self.ended.store(true, Ordering::SeqCst);
+        locked(&self.raw).finish();
+    }
+}
+
+fn locked(raw: &Mutex<RawMode>) -> MutexGuard<'_, RawMode> {
+    raw.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How often the command is checked for a stop (Ctrl-Z typed reaches it, not glasshouse).
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// When the command stops (Ctrl-Z on its terminal), glasshouse gives its terminal back its
+/// settings and stops itself too, so that the shell that started it regains the terminal;
+/// once continued (`fg`), it makes the terminal raw again, passes on the window size and
+/// continues the command's group. In a process group the kernel does not stop (an orphaned
+/// one), glasshouse goes on at once and continues the command.
+fn follow_stops(
+    command: &ChildControl,
+    raw: &Mutex<RawMode>,
+    master: &OwnedFd,
+    terminal: BorrowedFd<'static>,
+    ended: &AtomicBool,
+) {
+    use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+    let (Some(pidfd), Some(group)) = (command.pidfd(), Pid::from_raw(command.pid() as i32)) else {
+        return;
+    };
+    while !ended.load(Ordering::SeqCst) {
+        let options = WaitIdOptions::STOPPED | WaitIdOptions::NOHANG;
+        match rustix::process::waitid(WaitId::PidFd(pidfd), options) {
+            Ok(Some(status)) if status.stopped() => {
+                locked(raw).restore();
+                let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::TSTP);
+                // Here once glasshouse runs again.
+                if ended.load(Ordering::SeqCst) {
+                    return;
+                }
+                locked(raw).reenter();
+                copy_window_size(terminal, master);
+                let _ = rustix::process::kill_process_group(group, Signal::CONT);
+            }
+            Ok(_) => {}
+            // Reaped: nothing left to follow.
+            Err(_) => return,
+        }
+        std::thread::sleep(STOP_POLL);
     }
 }
 
@@ -309,7 +375,12 @@ fn copy_input(master: &OwnedFd, stop: &OwnedFd) {
 /// A terminal's settings while it is raw, and the settings to give back.
 struct RawMode {
     fd: OwnedFd,
-    saved: Option<Termios>,
+    saved: Termios,
+    raw: Termios,
+    /// The raw settings are in force.
+    active: bool,
+    /// The run is over: never raw again.
+    finished: bool,
 }
 
 impl RawMode {
@@ -321,19 +392,38 @@ impl RawMode {
         rustix::termios::tcsetattr(&fd, OptionalActions::Now, &raw)?;
         Ok(Self {
             fd,
-            saved: Some(saved),
+            saved,
+            raw,
+            active: true,
+            finished: false,
         })
     }
 
+    /// The terminal's own settings again.
     fn restore(&mut self) {
-        if let Some(saved) = self.saved.take() {
-            let _ = rustix::termios::tcsetattr(&self.fd, OptionalActions::Now, &saved);
+        if self.active {
+            let _ = rustix::termios::tcsetattr(&self.fd, OptionalActions::Now, &self.saved);
+            self.active = false;
         }
+    }
+
+    /// Raw again, unless the run is over.
+    fn reenter(&mut self) {
+        if !self.active && !self.finished {
+            let _ = rustix::termios::tcsetattr(&self.fd, OptionalActions::Now, &self.raw);
+            self.active = true;
+        }
+    }
+
+    /// The terminal's own settings, for good.
+    fn finish(&mut self) {
+        self.restore();
+        self.finished = true;
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        self.restore();
+        self.finish();
     }
 }

@@ -94,7 +94,7 @@ pub(crate) fn supervise(
     };
     hooks.spawned(child.pid);
     let on_pty = connection.pty.as_ref().map(Pty::streams);
-    let terminal = connection.pty.map(Pty::start);
+    let terminal = connection.pty.map(|p| p.start(child.control.clone()));
     let stdout = child
         .stdout
         .take()

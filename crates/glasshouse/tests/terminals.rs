@@ -179,3 +179,85 @@ fn stdout_and_stderr_on_one_terminal_share_one_hash() {
     assert_eq!(artifacts["stderr_bytes"], 0);
     assert_eq!(terminal_paths(&receipt), Vec::<String>::new());
 }
+
+/// A minimal job-control shell in Python: runs ARGV as a foreground job of its own on its
+/// terminal, reports when the job stops and whether the terminal is back in its normal
+/// (canonical) mode, continues it in the foreground (`fg`), and reports its exit status.
+const SHELL: &str = r#"
+import os, signal, sys, termios
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os.tcsetpgrp(0, os.getpgrp())
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.setpgid(pid, pid)
+os.tcsetpgrp(0, pid)
+_, status = os.waitpid(pid, os.WUNTRACED)
+print("shell: stopped", os.WIFSTOPPED(status), flush=True)
+os.tcsetpgrp(0, os.getpgrp())
+print("shell: canonical", bool(termios.tcgetattr(0)[3] & termios.ICANON), flush=True)
+os.tcsetpgrp(0, pid)
+os.killpg(pid, signal.SIGCONT)
+_, status = os.waitpid(pid, 0)
+os.tcsetpgrp(0, os.getpgrp())
+print("shell: exit", os.waitstatus_to_exitcode(status), flush=True)
+"#;
+
+/// Under glasshouse the command leads a session of its own, whose process group the kernel
+/// does not stop with the SIGTSTP of Ctrl-Z (an orphaned group, docs/terminals.md); a stop by
+/// SIGSTOP, which no group escapes, is followed. The command stops itself with it here, as a
+/// program that handles Ctrl-Z itself or a debugger would.
+const STOPS_ITSELF: &str = "import os, signal
+print('ready', flush=True)
+input()
+os.kill(os.getpid(), signal.SIGSTOP)
+print('read', input())";
+
+#[test]
+fn a_stopped_command_stops_glasshouse_and_fg_continues_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.current_dir(dir.path())
+        .args([
+            "-c",
+            SHELL,
+            common::BIN,
+            "run",
+            "--profile",
+            "host",
+            "--quiet",
+            "--",
+        ])
+        .args(["python3", "-c", STOPS_ITSELF])
+        .env_remove("GLASSHOUSE_CAPTURE_ARGV")
+        .env_remove("GLASSHOUSE_BPF_DIR")
+        .env_remove("GLASSHOUSE_KEEP_PROGRAMS");
+    on_terminal(&mut cmd, slave, &[0, 1, 2]);
+    let input = master.try_clone().unwrap();
+    let (seen, reader) = read_master(master);
+    let mut child = cmd.spawn().unwrap();
+    wait_for_output(&seen, "ready", DEADLINE);
+    // The command stops; glasshouse follows, and the shell sees its job stopped with the
+    // terminal in its normal mode again.
+    assert_eq!(rustix::io::write(&input, b"z\r").unwrap(), 2);
+    wait_for_output(&seen, "shell: stopped True", DEADLINE);
+    wait_for_output(&seen, "shell: canonical True", DEADLINE);
+    // `fg` continued both: what is typed reaches the command again.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(rustix::io::write(&input, b"hello\r").unwrap(), 6);
+    wait_for_output(&seen, "read hello", DEADLINE);
+    wait_for_output(&seen, "shell: exit 0", DEADLINE);
+    let status = common::wait_within(&mut child, DEADLINE, "the shell did not end");
+    assert!(status.success());
+    drop(input);
+    reader.join().unwrap();
+    let receipt = read_receipt(&dir.path().join("receipt.json"));
+    assert_eq!(
+        receipt["artifacts"]["terminals"],
+        serde_json::json!(["stdin", "stdout", "stderr"])
+    );
+    assert_eq!(receipt["outcome"]["exit_code"], 0);
+}

@@ -291,11 +291,20 @@ impl ActionCompiler<'_> {
     fn allow_list(&mut self) -> Result<(), RunError> {
         let action = self.action;
         if !self.landlock_ok {
+            // No allow-list; deny rules still get what mounts can do.
             let why = format!(
-                "this kernel's Landlock (ABI {}) is older than ABI {LANDLOCK_MIN_ABI} (Linux 6.2), which the sandbox needs to limit {action}s",
+                "this kernel's Landlock (ABI {}) is older than ABI {LANDLOCK_MIN_ABI} (Linux 6.2), which the sandbox needs to limit {action}s to an allow-list",
                 self.landlock
             );
-            self.all(only(why));
+            let rules: Vec<Rule> = self.rules().cloned().collect();
+            for rule in &rules {
+                let applied = match rule.effect() {
+                    Effect::Allow => only(why.clone()),
+                    Effect::Deny => self.deny_rule(rule)?,
+                };
+                self.push(Some(rule.number()), applied);
+            }
+            self.push(None, only(why));
             return Ok(());
         }
         let rules: Vec<Rule> = self.rules().cloned().collect();
@@ -475,20 +484,23 @@ impl ActionCompiler<'_> {
             let applied = if rule.effect() == Effect::Allow {
                 only(why.clone())
             } else {
-                match rule.path_shape(self.context) {
-                    Some(PathShape::Nothing(v)) => {
-                        only(format!("matches nothing: {v} has no value"))
-                    }
-                    Some(PathShape::Tree(p)) => self.carve(rule, &path_of(&p), true, "")?,
-                    Some(PathShape::Exact(p)) => self.carve(rule, &path_of(&p), false, "")?,
-                    Some(PathShape::Glob { within }) => self.glob_deny(&path_of(&within)),
-                    _ => only(NOT_A_PATH),
-                }
+                self.deny_rule(rule)?
             };
             self.push(Some(rule.number()), applied);
         }
         self.push(None, only(why));
         Ok(())
+    }
+
+    /// A deny rule without an allow-list: a mount where one covers it exactly.
+    fn deny_rule(&mut self, rule: &Rule) -> Result<Applied, RunError> {
+        Ok(match rule.path_shape(self.context) {
+            Some(PathShape::Nothing(v)) => only(format!("matches nothing: {v} has no value")),
+            Some(PathShape::Tree(p)) => self.carve(rule, &path_of(&p), true, "")?,
+            Some(PathShape::Exact(p)) => self.carve(rule, &path_of(&p), false, "")?,
+            Some(PathShape::Glob { within }) => self.glob_deny(&path_of(&within)),
+            _ => only(NOT_A_PATH),
+        })
     }
 
     /// A glob deny without an allow-list: enforced only when the sandbox refuses the whole

@@ -183,18 +183,17 @@ reason = "no logs"
     let keep = entry(&r, "keep", "write");
     let keep_x = work.join("keep/x");
     assert!(!keep_x.exists());
+    assert_eq!(
+        (keep["status"].as_str(), keep["mechanism"].as_str()),
+        (Some("enforced"), Some("ro-mount")),
+        "{keep}"
+    );
+    let refused = failed_with(&r, &keep_x);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["error"], "EROFS");
+    assert_eq!(keep["failed"]["count"], 1, "{keep}");
+    assert!(examples(keep, "failed")[0].starts_with(keep_x.to_str().unwrap()));
     if landlock() {
-        assert_eq!(
-            (keep["status"].as_str(), keep["mechanism"].as_str()),
-            (Some("enforced"), Some("ro-mount")),
-            "{keep}"
-        );
-        let refused = failed_with(&r, &keep_x);
-        assert_eq!(refused.len(), 1, "{refused:?}");
-        assert_eq!(refused[0]["error"], "EROFS");
-        assert_eq!(keep["failed"]["count"], 1, "{keep}");
-        assert!(examples(keep, "failed")[0].starts_with(keep_x.to_str().unwrap()));
-
         // Landlock refuses the --rw directory the policy does not allow.
         assert!(
             !outside.exists(),

@@ -7,12 +7,14 @@
 //!
 //! This crate knows nothing of BPF, processes or policies beyond their recorded results.
 
+mod atomic;
 mod enforcement;
 mod legacy;
 mod model;
 mod text;
 mod user;
 
+pub use atomic::{HeldDir, TEMP_NAME_LEN};
 pub use enforcement::{EnforcedRule, Enforcement, Matches};
 pub use model::*;
 pub use text::OsText;
@@ -154,6 +156,21 @@ impl Receipt {
             out.write_all(b"\n")
         })
     }
+
+    /// [`Receipt::write_atomic_owned`] to `name` in a directory opened earlier (see
+    /// [`write_atomic_in`]).
+    pub fn write_atomic_in(
+        &self,
+        dir: &HeldDir,
+        name: &std::ffi::OsStr,
+        shown: &Path,
+        owner: Option<(u32, u32)>,
+    ) -> Result<(), ReceiptError> {
+        atomic::write_in(dir, name, shown, owner, |out| {
+            serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
+        })
+    }
 }
 
 /// The `version` field of a document and nothing else: every other field is skipped without
@@ -248,35 +265,27 @@ pub fn write_atomic_owned(
     write_atomic_with(path, owner, |out| out.write_all(bytes))
 }
 
-/// Writes whatever `fill` writes, atomically: into a temporary file in the same directory (mode
-/// 0600), buffered, synced, given to `owner` if one is named, then renamed over `path`. On any
-/// error `path` is untouched.
+/// Writes whatever `fill` writes to `path`, atomically: its directory opened
+/// now, the file given to `owner` if one is named before it takes its name.
 fn write_atomic_with(
     path: &Path,
     owner: Option<(u32, u32)>,
     fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), ReceiptError> {
-    let io = |cause| ReceiptError::Io {
-        action: "cannot write receipt to",
-        path: path.to_owned(),
-        cause,
-    };
-    // tempfile creates the file with mode 0600 already; the receipt keeps it.
-    let tmp = tempfile::Builder::new()
-        .prefix(".receipt-")
-        .suffix(".tmp")
-        .tempfile_in(parent_dir(path))
-        .map_err(io)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
-    fill(&mut out).map_err(io)?;
-    out.flush().map_err(io)?;
-    drop(out);
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid)).map_err(io)?;
-    }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    let (dir, name) = HeldDir::of_file(path)?;
+    atomic::write_in(&dir, &name, path, owner, fill)
+}
+
+/// [`write_atomic_owned`] to `name` in a directory opened earlier: it lands there even when
+/// the directory's path names another directory by now. `shown` names the file in errors.
+pub fn write_atomic_in(
+    dir: &HeldDir,
+    name: &std::ffi::OsStr,
+    shown: &Path,
+    bytes: &[u8],
+    owner: Option<(u32, u32)>,
+) -> Result<(), ReceiptError> {
+    atomic::write_in(dir, name, shown, owner, |out| out.write_all(bytes))
 }
 
 /// The JSON Schema of the current receipt version, pretty-printed with a trailing newline.

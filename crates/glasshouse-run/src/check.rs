@@ -38,6 +38,8 @@ pub(crate) struct Checked {
     pub user: crate::user::RunUser,
     /// With `--enforce`: how each rule is applied.
     pub enforcement: Option<Vec<crate::enforce::Planned>>,
+    /// The receipt's directories, held open from now on.
+    pub dirs: crate::write::Dirs,
 }
 
 /// Refuses a plan that cannot be carried out: an unavailable backend or profile, a user that
@@ -83,12 +85,14 @@ pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     }
     let user = crate::user::resolve(plan.user.as_deref())?;
     crate::write::check_target(&plan.receipt_path)?;
+    let dirs = crate::write::Dirs::open(&plan.receipt_path)?;
     Ok(Checked {
         backend,
         provenance,
         policy,
         user,
         enforcement,
+        dirs,
     })
 }
 

@@ -332,6 +332,7 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     let (receipt_path, fallback_reason) = match write::write(
         &receipt,
         &plan.receipt_path,
+        &checked.dirs,
         &attachments,
         checked.user.receipt_owner,
     )? {

@@ -3,7 +3,7 @@
 //! path failed after the command ran.
 
 use crate::{Attachment, RunError};
-use glasshouse_receipt::Receipt;
+use glasshouse_receipt::{HeldDir, Receipt, TEMP_NAME_LEN};
 use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
@@ -99,9 +99,6 @@ pub(crate) fn check_target(path: &Path) -> Result<(), RunError> {
         .map_err(|e| RunError::Refused(format!("{e}; choose another --receipt path")))
 }
 
-/// Length of the temporary file names the atomic writer uses (`.receipt-XXXXXX.tmp`).
-const TEMP_NAME_LEN: usize = 19;
-
 fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt as _;
     let t = meta.file_type();
@@ -120,6 +117,34 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
+/// The directories the receipt may go to, opened in the check stage, before the command
+/// exists: glasshouse writes through these descriptors, so a command that replaces the
+/// receipt's directory with a symlink meanwhile cannot make root write where it points.
+pub(crate) struct Dirs {
+    /// The receipt's own directory and the receipt's name in it (none for stdout).
+    receipt: Option<(HeldDir, std::ffi::OsString)>,
+    /// The fallback directory, when it could be opened then (else it is opened when needed).
+    fallback: Option<HeldDir>,
+}
+
+impl Dirs {
+    /// Opens the directory of `path` (checked already) and the fallback directory.
+    pub(crate) fn open(path: &Path) -> Result<Self, RunError> {
+        let receipt =
+            if is_stdout(path) {
+                None
+            } else {
+                Some(HeldDir::of_file(path).map_err(|e| {
+                    RunError::Refused(format!("{e}; choose another --receipt path"))
+                })?)
+            };
+        Ok(Self {
+            receipt,
+            fallback: HeldDir::open(&fallback_dir()).ok(),
+        })
+    }
+}
+
 /// The path of an attachment: the receipt's path with `suffix` appended.
 pub fn attachment_path(receipt_path: &Path, suffix: &str) -> PathBuf {
     let mut name = receipt_path.as_os_str().to_owned();
@@ -134,20 +159,42 @@ pub fn attachment_path(receipt_path: &Path, suffix: &str) -> PathBuf {
 pub(crate) fn write(
     receipt: &Receipt,
     path: &Path,
+    dirs: &Dirs,
     attachments: &[Attachment],
     owner: Option<(u32, u32)>,
 ) -> Result<Written, RunError> {
-    let first = if is_stdout(path) {
-        write_stdout(receipt, attachments)
-    } else {
-        write_file(receipt, path, attachments, owner)
+    let first = match &dirs.receipt {
+        None => write_stdout(receipt, attachments),
+        Some((dir, name)) => write_file(receipt, dir, name, path, attachments, owner),
     };
     let error = match first {
         Ok(()) => return Ok(Written::AsAsked(path.to_owned())),
         Err(e) => e,
     };
     let fallback = fallback_path(&receipt.execution_id);
-    match write_file(receipt, &fallback, attachments, owner) {
+    let second = match &dirs.fallback {
+        Some(dir) => write_file(
+            receipt,
+            dir,
+            &fallback_name(receipt),
+            &fallback,
+            attachments,
+            owner,
+        ),
+        None => HeldDir::open(&fallback_dir())
+            .map_err(|e| e.to_string())
+            .and_then(|dir| {
+                write_file(
+                    receipt,
+                    &dir,
+                    &fallback_name(receipt),
+                    &fallback,
+                    attachments,
+                    owner,
+                )
+            }),
+    };
+    match second {
         Ok(()) => Ok(Written::Fallback {
             path: fallback,
             error,
@@ -167,18 +214,34 @@ pub(crate) fn write(
     }
 }
 
+/// The fallback receipt's file name (see [`fallback_path`]).
+fn fallback_name(receipt: &Receipt) -> std::ffi::OsString {
+    format!("glasshouse-receipt-{}.json", receipt.execution_id).into()
+}
+
+/// The receipt as `name` in `dir` (`path` in messages), then each attachment beside it.
 fn write_file(
     receipt: &Receipt,
+    dir: &HeldDir,
+    name: &std::ffi::OsStr,
     path: &Path,
     attachments: &[Attachment],
     owner: Option<(u32, u32)>,
 ) -> Result<(), String> {
     receipt
-        .write_atomic_owned(path, owner)
+        .write_atomic_in(dir, name, path, owner)
         .map_err(|e| e.to_string())?;
     for a in attachments {
-        glasshouse_receipt::write_atomic_owned(&attachment_path(path, &a.suffix), &a.bytes, owner)
-            .map_err(|e| e.to_string())?;
+        let mut attachment = name.to_owned();
+        attachment.push(&a.suffix);
+        glasshouse_receipt::write_atomic_in(
+            dir,
+            &attachment,
+            &attachment_path(path, &a.suffix),
+            &a.bytes,
+            owner,
+        )
+        .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

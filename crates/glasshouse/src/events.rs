@@ -49,34 +49,74 @@ fn open(args: &EventArgs) -> Result<Option<File>, String> {
     match (&args.events, args.events_fd) {
         (Some(path), _) if path.as_os_str() == "-" => stderr().map(Some),
         (Some(path), _) => {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(path)
-                .and_then(|file| {
-                    // Like the receipt, the stream belongs to the user who ran sudo.
-                    let owner = glasshouse_run::user::resolve(None)
-                        .ok()
-                        .and_then(|u| u.receipt_owner);
-                    if let Some((uid, gid)) = owner {
-                        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
-                    }
-                    Ok(Some(file))
-                })
-                .map_err(|e| {
-                    format!(
-                        "cannot open the event stream --events {}: {e}; give a file that can be written, - for stderr, or --events-fd N",
-                        path.display()
-                    )
-                })
+            // Like the receipt, the stream belongs to the user who ran sudo.
+            let owner = glasshouse_run::user::resolve(None)
+                .ok()
+                .and_then(|u| u.receipt_owner);
+            open_path(path, owner).map(Some).map_err(|e| {
+                format!(
+                    "cannot open the event stream --events {}: {e}; give a file that can be written, - for stderr, or --events-fd N",
+                    path.display()
+                )
+            })
         }
         (None, Some(2)) => stderr().map(Some),
         (None, Some(fd)) => inherited(fd).map(Some),
         (None, None) => Ok(None),
     }
+}
+
+/// Opens `path` for the stream. For another user (`owner`, under sudo) root opens nothing the
+/// user could not have named themselves: not a symbolic link (a command of an earlier run may
+/// have left one pointing at a file of root's), not an existing file of someone else (a hard
+/// link); a new file is created for the user, an existing one of theirs truncated.
+fn open_path(path: &std::path::Path, owner: Option<(u32, u32)>) -> std::io::Result<File> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let Some((uid, gid)) = owner else {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path);
+    };
+    let refuse = |why: String| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why);
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    match created {
+        Ok(file) => {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+            return Ok(file);
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        Err(_) => {}
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refuse(
+                "it is a symbolic link, which glasshouse (root) does not follow for another user"
+                    .to_owned(),
+            ),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if meta.is_file() {
+        if meta.uid() != uid {
+            return Err(refuse(format!(
+                "it exists and belongs to uid {}, not to uid {uid} the stream is written for",
+                meta.uid()
+            )));
+        }
+        file.set_len(0)?;
+    }
+    Ok(file)
 }
 
 /// Takes over descriptor `fd`, which glasshouse's caller left open: it is moved to a

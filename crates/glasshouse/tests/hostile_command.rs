@@ -87,3 +87,75 @@ fn the_command_cannot_redirect_the_receipt_into_a_directory_it_cannot_write() {
         assert_eq!(owner(&moved.join(name)), (NOBODY, NOBODY), "{name}");
     }
 }
+
+/// A command may leave anything in the directories its user owns, for the next run: here a
+/// symlink named like the event stream of the next run, to a file only root may read. The next
+/// run (root, for the same user) must refuse that path instead of truncating the file it points
+/// to and giving it to the user.
+#[test]
+fn an_event_stream_path_planted_by_an_earlier_command_is_refused() {
+    let dir = open_dir();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::os::unix::fs::chown(&work, Some(NOBODY), Some(NOBODY)).unwrap();
+    let secret = dir.path().join("root-only-secret");
+    std::fs::write(&secret, "root's own\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let events = work.join("events.jsonl");
+    let run = |script: &str| {
+        glasshouse(&work)
+            .args(["run", "--profile", "host", "--quiet", "--receipt"])
+            .arg(work.join("receipt.json"))
+            .arg("--events")
+            .arg(&events)
+            .args(["--", "sh", "-c", script])
+            .env("SUDO_UID", NOBODY.to_string())
+            .env("SUDO_GID", NOBODY.to_string())
+            .output()
+            .unwrap()
+    };
+    let plant = format!(
+        "cat {s} 2>/dev/null && exit 9; rm {e} && ln -s {s} {e}",
+        s = secret.display(),
+        e = events.display()
+    );
+    let first = run(&plant);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(
+        std::fs::symlink_metadata(&events)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "{first:?}"
+    );
+
+    let second = run("true");
+    assert_eq!(second.status.code(), Some(125), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root's own\n");
+    assert_eq!(owner(&secret), (0, 0));
+}
+
+/// An existing file of another user at the event stream's path (a hard link, say) is not
+/// truncated or given to the invoking user either.
+#[test]
+fn an_event_stream_path_of_another_user_is_refused() {
+    let dir = open_dir();
+    let other = dir.path().join("roots.jsonl");
+    std::fs::write(&other, "root's own\n").unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = glasshouse(dir.path())
+        .args(["run", "--profile", "host", "--quiet", "--receipt"])
+        .arg(dir.path().join("receipt.json"))
+        .arg("--events")
+        .arg(&other)
+        .args(["--", "true"])
+        .env("SUDO_UID", NOBODY.to_string())
+        .env("SUDO_GID", NOBODY.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "root's own\n");
+    assert_eq!(owner(&other), (0, 0));
+}

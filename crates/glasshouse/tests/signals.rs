@@ -176,6 +176,43 @@ fn a_signal_to_glasshouses_group_reaches_the_command_once_on_a_terminal() {
     );
 }
 
+#[test]
+fn ctrl_c_on_glasshouses_terminal_reaches_a_command_with_a_pty_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    let ready = dir.path().join("ready");
+    let mut cmd = glasshouse(dir.path());
+    cmd.args(["run", "--profile", "host", "--quiet", "--"])
+        .arg(TESTERS.path("sigcount"))
+        .arg(&ready)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    // Only stdout is the terminal: it stays in its normal mode, and its Ctrl-C goes to
+    // glasshouse's group, not to the command's session; glasshouse forwards one copy.
+    on_terminal(&mut cmd, slave, &[1]);
+    let (seen, reader) = read_master(master.try_clone().unwrap());
+    let mut child = cmd.spawn().unwrap();
+    wait_for_file(&ready, &mut child);
+    for _ in 0..3 {
+        assert_eq!(rustix::io::write(&master, b"\x03").unwrap(), 1);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let status = wait_or_fail(&mut child);
+    reader.join().unwrap();
+    let out = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    // The terminal echoes each Ctrl-C as ^C; the command counted three.
+    assert_eq!(out.matches("SIGINT").count(), 1, "{out:?} {err}");
+    assert!(out.contains("SIGINT 3\r"), "{out:?} {err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
 fn termios_of(fd: &std::os::fd::OwnedFd) -> libc::termios {
     // SAFETY: tcgetattr fills the termios on the stack from a descriptor this test holds.
     unsafe {

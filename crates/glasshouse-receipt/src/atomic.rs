@@ -61,6 +61,12 @@ impl HeldDir {
     }
 }
 
+impl std::os::fd::AsFd for HeldDir {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// The temporary name's length (`.receipt-XXXXXX.tmp`): a receipt path's directory must take
 /// names this long.
 pub const TEMP_NAME_LEN: usize = 19;

@@ -85,7 +85,7 @@ pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     }
     let user = crate::user::resolve(plan.user.as_deref())?;
     crate::write::check_target(&plan.receipt_path)?;
-    let dirs = crate::write::Dirs::open(&plan.receipt_path)?;
+    let dirs = crate::write::Dirs::open(&plan.receipt_path, user.receipt_owner)?;
     Ok(Checked {
         backend,
         provenance,

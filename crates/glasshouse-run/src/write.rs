@@ -128,21 +128,62 @@ pub(crate) struct Dirs {
 }
 
 impl Dirs {
-    /// Opens the directory of `path` (checked already) and the fallback directory.
-    pub(crate) fn open(path: &Path) -> Result<Self, RunError> {
-        let receipt =
-            if is_stdout(path) {
-                None
-            } else {
-                Some(HeldDir::of_file(path).map_err(|e| {
-                    RunError::Refused(format!("{e}; choose another --receipt path"))
-                })?)
-            };
+    /// Opens the directory of `path` (checked already) and the fallback directory. For another
+    /// user (`owner`: under sudo) the receipt's directory, as its path resolves now, must be one
+    /// that user may write: a command of an earlier run may have left a symlink to a directory
+    /// of root's where the user expects one of theirs.
+    pub(crate) fn open(path: &Path, owner: Option<(u32, u32)>) -> Result<Self, RunError> {
+        let receipt = if is_stdout(path) {
+            None
+        } else {
+            let (dir, name) = HeldDir::of_file(path)
+                .map_err(|e| RunError::Refused(format!("{e}; choose another --receipt path")))?;
+            if let Some((uid, gid)) = owner.filter(|(uid, _)| *uid != 0) {
+                if !writable_by(&dir, uid, gid) {
+                    return Err(RunError::Refused(format!(
+                        "cannot write receipt to {}: its directory {} is not writable by uid {uid}, the user the receipt is written for, and glasshouse (root) does not write where that user could not (the path may lead through a symlink); choose a directory of that user's for --receipt",
+                        path.display(),
+                        dir.path().display()
+                    )));
+                }
+            }
+            Some((dir, name))
+        };
         Ok(Self {
             receipt,
             fallback: HeldDir::open(&fallback_dir()).ok(),
         })
     }
+}
+
+/// Whether `uid`/`gid` (with glasshouse's own supplementary groups) may create files in `dir`:
+/// asked of the kernel on a thread of its own whose file-system ids are the user's, so that
+/// nothing else of glasshouse ever runs with them.
+fn writable_by(dir: &HeldDir, uid: u32, gid: u32) -> bool {
+    use std::os::fd::{AsFd as _, AsRawFd as _};
+    let fd = dir.as_fd().as_raw_fd();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: raw per-thread system calls on plain integers and a NUL-terminated
+            // empty path; the thread ends right after, so its changed ids go with it.
+            unsafe {
+                libc::syscall(libc::SYS_setfsgid, gid);
+                libc::syscall(libc::SYS_setfsuid, uid);
+                if libc::syscall(libc::SYS_setfsuid, uid) != i64::from(uid) {
+                    return false;
+                }
+                libc::syscall(
+                    libc::SYS_faccessat2,
+                    fd,
+                    c"".as_ptr(),
+                    libc::W_OK | libc::X_OK,
+                    libc::AT_EACCESS | libc::AT_EMPTY_PATH,
+                ) == 0
+            }
+        })
+        .join()
+        .unwrap_or(false)
+    })
 }
 
 /// The path of an attachment: the receipt's path with `suffix` appended.

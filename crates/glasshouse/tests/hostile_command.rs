@@ -159,3 +159,42 @@ fn an_event_stream_path_of_another_user_is_refused() {
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "root's own\n");
     assert_eq!(owner(&other), (0, 0));
 }
+
+/// A command may also leave, for the next run, a symlink where its user's receipt directory
+/// will be named: the next run (root, for that user) refuses to write through it into a
+/// directory the user cannot write, before anything runs.
+#[test]
+fn a_receipt_directory_planted_by_an_earlier_command_is_refused() {
+    let dir = open_dir();
+    let work = dir.path().join("work");
+    let root_only = dir.path().join("root-only");
+    std::fs::create_dir(&work).unwrap();
+    std::os::unix::fs::chown(&work, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::create_dir(&root_only).unwrap();
+    std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = work.join("out");
+    let run = |script: &str| {
+        glasshouse(&work)
+            .args(["run", "--profile", "host", "--quiet", "--receipt"])
+            .arg(out.join("receipt.json"))
+            .args(["--", "sh", "-c", script])
+            .env("SUDO_UID", NOBODY.to_string())
+            .env("SUDO_GID", NOBODY.to_string())
+            .output()
+            .unwrap()
+    };
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::chown(&out, Some(NOBODY), Some(NOBODY)).unwrap();
+    let plant = format!(
+        "mv {out} {out}.old && ln -s {root} {out}",
+        out = out.display(),
+        root = root_only.display()
+    );
+    let first = run(&plant);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let second = run("true");
+    assert_eq!(second.status.code(), Some(125), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("not writable by uid 65534"), "{stderr}");
+    assert_eq!(names_in(&root_only), Vec::<String>::new(), "{second:?}");
+}

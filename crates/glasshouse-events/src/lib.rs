@@ -398,10 +398,12 @@ impl Loss {
 }
 
 impl Event {
-    /// Roughly how many bytes the event holds: what the queue's byte limit counts.
+    /// Roughly how many bytes a queued line of this event holds (the line and event
+    /// themselves, the run's id and the small strings, plus the texts): what the queue's byte
+    /// limit counts.
     pub fn weight(&self) -> usize {
         let text = |t: &OsText| t.as_bytes().len();
-        64 + match self {
+        192 + match self {
             Self::Start(s) => s.argv.iter().map(text).sum(),
             Self::Exec(e) => {
                 text(&e.exe) + text(&e.working_dir) + e.argv.iter().map(text).sum::<usize>()

@@ -23,11 +23,13 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 65,536 lines or 16 MiB, whichever comes first, and 64 final lines.
+    /// 262,144 lines or 64 MiB, whichever comes first, and 64 final lines: a burst of a
+    /// quarter million new entries (more than a tar of 5,000 files makes) waits for a writer
+    /// that redacts more slowly than the drain folds events in.
     fn default() -> Self {
         Self {
-            lines: 65_536,
-            bytes: 16 << 20,
+            lines: 262_144,
+            bytes: 64 << 20,
             reserve: 64,
         }
     }
@@ -51,6 +53,8 @@ struct State {
     /// The next line's number.
     seq: u64,
     dropped: u64,
+    /// Lines the writer reported written.
+    written: u64,
     /// No more lines will be emitted.
     closed: bool,
     /// The writer gave up: everything from now on is dropped.
@@ -156,6 +160,11 @@ impl EventSink {
         self.0.state().dropped
     }
 
+    /// Lines the writer reported written so far: how a caller waiting for it sees progress.
+    pub fn written(&self) -> u64 {
+        self.0.state().written
+    }
+
     /// Lines emitted so far, dropped ones included (the next line's `seq`).
     pub fn emitted(&self) -> u64 {
         self.0.state().seq
@@ -182,6 +191,11 @@ impl EventQueue {
         out.extend(s.queue.drain(..));
         s.bytes = 0;
         true
+    }
+
+    /// The writer wrote `lines` more lines.
+    pub fn wrote(&self, lines: u64) {
+        self.0.state().written += lines;
     }
 
     /// The writer can write no more: the `unwritten` lines it holds, every queued line and
@@ -229,11 +243,11 @@ mod tests {
 
     #[test]
     fn the_byte_limit_counts_too() {
-        let (sink, queue) = channel("r", Limits::new(100, 200));
-        sink.emit(fork(1)); // 64
-        sink.emit(fork(2)); // 128
-        sink.emit(fork(3)); // 192
-        sink.emit(fork(4)); // would be 256
+        let (sink, queue) = channel("r", Limits::new(100, 600));
+        sink.emit(fork(1)); // 192
+        sink.emit(fork(2)); // 384
+        sink.emit(fork(3)); // 576
+        sink.emit(fork(4)); // would be 768
         assert_eq!(sink.dropped(), 1);
         let mut lines = Vec::new();
         queue.next_batch(&mut lines);

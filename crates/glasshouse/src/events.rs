@@ -34,8 +34,31 @@ pub struct EventArgs {
     events_fd: Option<i32>,
 }
 
-/// How long glasshouse waits, after the run, for the stream's reader to take the last lines.
+/// How long glasshouse waits, after the run, for the stream's reader to take more lines: it
+/// waits as long as lines keep being written, and gives up after this long without one.
 const LAST_LINES_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The most lines `GLASSHOUSE_EVENTS_QUEUE` may ask the queue to hold.
+const MAX_QUEUE_LINES: usize = 1 << 24;
+
+/// The queue's limits: the default, or `GLASSHOUSE_EVENTS_QUEUE` lines.
+fn limits() -> Result<Limits, String> {
+    let mut limits = Limits::default();
+    let Some(value) = std::env::var_os("GLASSHOUSE_EVENTS_QUEUE") else {
+        return Ok(limits);
+    };
+    match value.to_str().and_then(|v| v.trim().parse::<usize>().ok()) {
+        Some(lines) if (1..=MAX_QUEUE_LINES).contains(&lines) => {
+            limits.lines = lines;
+            Ok(limits)
+        }
+        _ => Err(format!(
+            "GLASSHOUSE_EVENTS_QUEUE={}: give a number of lines from 1 to {MAX_QUEUE_LINES}, or unset it for the default ({})",
+            value.to_string_lossy(),
+            limits.lines
+        )),
+    }
+}
 
 /// The stream's destination, opened before anything runs (an unusable one refuses the run).
 fn open(args: &EventArgs) -> Result<Option<File>, String> {
@@ -154,6 +177,7 @@ struct Inner {
     redactor: Arc<Redactor>,
     argv: Vec<OsText>,
     backend: String,
+    limits: Limits,
     sink: Option<EventSink>,
     writer: Option<JoinHandle<Option<String>>>,
 }
@@ -170,9 +194,14 @@ impl EventStream {
         backend: &str,
         redactor: Arc<Redactor>,
     ) -> Result<Option<Self>, String> {
+        if args.events.is_none() && args.events_fd.is_none() {
+            return Ok(None);
+        }
+        let limits = limits()?;
         Ok(open(args)?.map(|file| {
             Self(Arc::new(Mutex::new(Inner {
                 file: Some(file),
+                limits,
                 redactor,
                 argv: command
                     .iter()
@@ -195,7 +224,8 @@ impl EventStream {
     }
 
     /// Ends the stream after the run: a `loss` line when lines were dropped, the `end` line,
-    /// then waits (at most [`LAST_LINES_DEADLINE`]) for the writer. Returns a warning for
+    /// then waits for the writer while it makes progress (at most [`LAST_LINES_DEADLINE`]
+    /// without a line written). Returns a warning for
     /// glasshouse's stderr when the stream did not reach its reader whole.
     pub fn finish(&self, result: Result<&RunReport, &RunError>) -> Option<String> {
         let (sink, writer) = {
@@ -218,12 +248,16 @@ impl EventStream {
         end.dropped = dropped;
         sink.emit_final(Event::End(end));
         sink.close();
-        let started = Instant::now();
+        let (mut progress, mut written) = (Instant::now(), sink.written());
         while !writer.is_finished() {
-            if started.elapsed() > LAST_LINES_DEADLINE {
+            let now_written = sink.written();
+            if now_written != written {
+                (progress, written) = (Instant::now(), now_written);
+            } else if progress.elapsed() > LAST_LINES_DEADLINE {
                 return Some(format!(
-                    "the event stream's reader did not take its last lines within {} s; the stream ends without them ({} lines dropped in all)",
+                    "the event stream's reader took no line for {} s; the stream ends without its last {} lines ({} dropped before)",
                     LAST_LINES_DEADLINE.as_secs(),
+                    sink.emitted().saturating_sub(written + sink.dropped()),
                     sink.dropped()
                 ));
             }
@@ -261,7 +295,7 @@ impl Observer for EventStream {
     fn event_sink(&mut self, run_id: &str) -> Option<EventSink> {
         let mut inner = self.inner();
         let file = inner.file.take()?;
-        let (sink, queue) = glasshouse_events::channel(run_id, Limits::default());
+        let (sink, queue) = glasshouse_events::channel(run_id, inner.limits);
         let redactor = Arc::clone(&inner.redactor);
         let writer = std::thread::Builder::new()
             .name("glasshouse-events".into())
@@ -304,6 +338,7 @@ fn write_lines(queue: &EventQueue, mut out: File, redactor: &Redactor) -> Option
                     return Some(e.to_string());
                 }
                 written += pending;
+                queue.wrote(pending);
                 pending = 0;
                 chunk.clear();
             }
@@ -314,6 +349,7 @@ fn write_lines(queue: &EventQueue, mut out: File, redactor: &Redactor) -> Option
             queue.stop(taken - written);
             return Some(e.to_string());
         }
+        queue.wrote(pending);
         chunk.clear();
     }
     None

@@ -46,7 +46,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a command; with --profile, trace its whole process tree and write a receipt.
-    #[command(after_help = format!("{RUN_EXAMPLE}\n\n{}\n\nEnvironment:\n  GLASSHOUSE_BPF_DIR        load glasshouse.bpf.o from this directory instead of the built-in object\n  GLASSHOUSE_CAPTURE_ARGV   argv capture: unset or 1 = on (default on native Linux), 0 = off, force = on even where it is off by default (WSL)", exit::TABLE))]
+    #[command(after_help = format!("{RUN_EXAMPLE}\n\n{}\n\nEnvironment:\n  GLASSHOUSE_BPF_DIR        load glasshouse.bpf.o from this directory instead of the built-in object\n  GLASSHOUSE_CAPTURE_ARGV   argv capture: unset or 1 = on (default on native Linux), 0 = off, force = on even where it is off by default (WSL)\n  GLASSHOUSE_EVENTS_QUEUE   lines the --events stream holds for a slow reader (default 262144)", exit::TABLE))]
     Run(Box<run::RunArgs>),
     /// Print the JSON Schema of the receipts this glasshouse writes.
     #[command(after_help = "Example:\n  glasshouse schema > receipt.schema.json")]

@@ -483,27 +483,36 @@ fn a_closed_reader_costs_lines_never_the_receipt() {
     assert!(attempts.iter().any(|a| a["result"] == "refused"));
 }
 
+/// Flags, environment, and what the refusal must say.
+type Refusal<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn an_unusable_destination_refuses_the_run_before_the_command() {
     let sandbox = Sandbox::new(&SUITE);
     let marker = sandbox.w("ran");
     let touch = ["touch", marker.to_str().unwrap()];
-    let cases: [(&[&str], &str); 4] = [
+    let dir = sandbox.root.to_str().unwrap();
+    let no_env: &[(&str, &str)] = &[];
+    let cases: [Refusal; 5] = [
         (
             &["--events", "/nonexistent-gh-dir/events.jsonl"],
+            no_env,
             "cannot open the event stream",
         ),
-        (&["--events-fd", "1"], "descriptors 0 and 1"),
-        (&["--events-fd", "57"], "descriptor 57 is not open"),
+        (&["--events-fd", "1"], no_env, "descriptors 0 and 1"),
+        (&["--events-fd", "57"], no_env, "descriptor 57 is not open"),
+        (&["--events", dir], no_env, "cannot open the event stream"),
         (
-            &["--events", sandbox.root.to_str().unwrap()],
-            "cannot open the event stream",
+            &["--events", "-"],
+            &[("GLASSHOUSE_EVENTS_QUEUE", "0")],
+            "GLASSHOUSE_EVENTS_QUEUE=0: give a number of lines",
         ),
     ];
-    for (flags, message) in cases {
+    for (flags, env, message) in cases {
         let out = glasshouse(&sandbox.root)
             .args(["run", "--profile", "host", "--receipt", "r.json"])
             .args(flags)
+            .envs(env.iter().copied())
             .arg("--")
             .args(touch)
             .stdin(Stdio::null())
@@ -522,9 +531,10 @@ fn an_unusable_destination_refuses_the_run_before_the_command() {
 
 #[test]
 fn a_reader_that_stops_reading_costs_lines_never_the_receipt() {
-    // More distinct failed opens than the queue holds lines, with a reader that reads nothing
-    // until glasshouse has exited: the drain must not wait for it, and glasshouse must end.
-    const OPENS: u32 = 70_000;
+    // More distinct failed opens than the queue holds lines (GLASSHOUSE_EVENTS_QUEUE), with a
+    // reader that reads nothing until glasshouse has exited: the drain must not wait for it,
+    // and glasshouse must end.
+    const OPENS: u32 = 20_000;
     let sandbox = Sandbox::new(&SUITE);
     let receipt = sandbox.root.join("receipt.json");
     let absent = sandbox.w("absent");
@@ -535,6 +545,7 @@ fn a_reader_that_stops_reading_costs_lines_never_the_receipt() {
         .arg(&receipt)
         .args(["--events-fd", "3", "--"])
         .arg(PROGRAMS.path("fail_many"))
+        .env("GLASSHOUSE_EVENTS_QUEUE", "1000")
         .arg(&absent)
         .arg(OPENS.to_string())
         .stdin(Stdio::null());

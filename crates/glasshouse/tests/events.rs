@@ -467,12 +467,9 @@ fn a_closed_reader_costs_lines_never_the_receipt() {
     assert!(stderr.contains("the event stream stopped"), "{stderr}");
     let json = common::read_receipt(&receipt);
     assert_eq!(json["sensor"]["complete"], true, "{:#}", json["sensor"]);
-    let notes = json["sensor"]["notes"].to_string();
-    assert!(
-        notes.contains("the live event stream (--events) dropped"),
-        "{notes}"
-    );
-    // Everything the tester did is still in the receipt.
+    // Whether the receipt notes dropped lines depends on whether the writer met the closed pipe
+    // before the sensor finished (the test below makes sure it does); everything the tester
+    // did is in the receipt either way.
     let reads = json["filesystem"]["reads"].to_string();
     assert!(
         reads.contains(sandbox.w("in.txt").to_str().unwrap()),

@@ -598,3 +598,27 @@ fn a_reader_that_stops_reading_costs_lines_never_the_receipt() {
     assert!(!lines.is_empty());
     assert!(lines.iter().enumerate().all(|(i, l)| l.seq == i as u64));
 }
+
+#[test]
+fn the_stream_equals_the_receipt_in_the_namespace_sandbox_too() {
+    let sandbox = ground_sandbox();
+    let events = sandbox.root.join("events.jsonl");
+    let cmd = ground_command(&sandbox, Path::new("/bin/true"));
+    let cmd: Vec<&OsStr> = cmd.iter().map(|a| a.as_os_str()).collect();
+    let flags = [
+        "--backend",
+        "namespace",
+        "--events",
+        events.to_str().expect("a UTF-8 path"),
+    ];
+    let run = sandbox
+        .start("receipt.json", &flags, &[], &cmd)
+        .finish(SUITE.run_deadline);
+    let lines = lines_of(&fs::read(&events).expect("the stream's file"));
+    let Event::Start(start) = &lines[0].event else {
+        panic!("the first line is not start");
+    };
+    assert_eq!(start.backend, "namespace");
+    assert_agrees(&run, &lines);
+    assert_ground_truth(&run, &sandbox, &lines);
+}

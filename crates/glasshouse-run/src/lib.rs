@@ -22,6 +22,7 @@
 //! sees the compiled policy and the command before spawn (the seam for turning a policy into
 //! enforcement), [`Redactor`] and [`Signer`] are the redact and sign stages.
 
+pub mod access;
 pub mod assemble;
 pub mod check;
 mod enforce;

@@ -139,7 +139,14 @@ impl Dirs {
             let (dir, name) = HeldDir::of_file(path)
                 .map_err(|e| RunError::Refused(format!("{e}; choose another --receipt path")))?;
             if let Some((uid, gid)) = owner.filter(|(uid, _)| *uid != 0) {
-                if !writable_by(&dir, uid, gid) {
+                if !crate::access::allowed(
+                    Some(std::os::fd::AsFd::as_fd(&dir)),
+                    None,
+                    uid,
+                    gid,
+                    &[],
+                    crate::access::WRITE,
+                ) {
                     return Err(RunError::Refused(format!(
                         "cannot write receipt to {}: its directory {} is not writable by uid {uid}, the user the receipt is written for, and glasshouse (root) does not write where that user could not (the path may lead through a symlink); choose a directory of that user's for --receipt",
                         path.display(),
@@ -154,36 +161,6 @@ impl Dirs {
             fallback: HeldDir::open(&fallback_dir()).ok(),
         })
     }
-}
-
-/// Whether `uid`/`gid` (with glasshouse's own supplementary groups) may create files in `dir`:
-/// asked of the kernel on a thread of its own whose file-system ids are the user's, so that
-/// nothing else of glasshouse ever runs with them.
-fn writable_by(dir: &HeldDir, uid: u32, gid: u32) -> bool {
-    use std::os::fd::{AsFd as _, AsRawFd as _};
-    let fd = dir.as_fd().as_raw_fd();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: raw per-thread system calls on plain integers and a NUL-terminated
-            // empty path; the thread ends right after, so its changed ids go with it.
-            unsafe {
-                libc::syscall(libc::SYS_setfsgid, gid);
-                libc::syscall(libc::SYS_setfsuid, uid);
-                if libc::syscall(libc::SYS_setfsuid, uid) != i64::from(uid) {
-                    return false;
-                }
-                libc::syscall(
-                    libc::SYS_faccessat2,
-                    fd,
-                    c"".as_ptr(),
-                    libc::W_OK | libc::X_OK,
-                    libc::AT_EACCESS | libc::AT_EMPTY_PATH,
-                ) == 0
-            }
-        })
-        .join()
-        .unwrap_or(false)
-    })
 }
 
 /// The path of an attachment: the receipt's path with `suffix` appended.

@@ -80,6 +80,7 @@ impl Protection {
         args: &ProtectArgs,
         command: &[OsString],
         home: Option<OsString>,
+        user: &glasshouse_run::user::RunUser,
     ) -> Result<Self, String> {
         let rules = match &args.redaction_rules {
             Some(path) => Rules::from_file(path),
@@ -100,6 +101,7 @@ impl Protection {
             .redactors
             .push(Box::new(RedactStage(Arc::clone(&redactor))));
         if let Some(path) = &args.sign_key {
+            refuse_key_the_command_can_read(path, user)?;
             let key = SigningKey::load(path).map_err(|e| e.to_string())?;
             let argv: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
             let command = redactor
@@ -129,4 +131,26 @@ impl Protection {
     pub fn line(&self, text: &str) -> String {
         String::from_utf8_lossy(&self.redactor.redact_text(text.as_bytes()).bytes).into_owned()
     }
+}
+
+/// A signing key the command's user can read could leave with the command, which could then
+/// sign receipts of runs that never happened: refused when glasshouse runs the command as
+/// another user (a root command can read anything, and its receipt says so).
+fn refuse_key_the_command_can_read(
+    path: &std::path::Path,
+    user: &glasshouse_run::user::RunUser,
+) -> Result<(), String> {
+    let c = &user.command;
+    if !user.switch || c.uid == 0 {
+        return Ok(());
+    }
+    let access = glasshouse_run::access::READ;
+    if glasshouse_run::access::allowed(None, Some(path), c.uid, c.gid, &c.groups, access) {
+        return Err(format!(
+            "signing key {} can be read by uid {}, the user the command runs as: the command could copy it and sign receipts of runs that never happened; make the key readable by root only (chown root: and chmod 600 it; glasshouse keygen run as root makes it so), or choose another --sign-key",
+            path.display(),
+            c.uid
+        ));
+    }
+    Ok(())
 }

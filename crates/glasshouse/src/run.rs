@@ -190,11 +190,10 @@ pub fn run(args: RunArgs) -> Result<i32> {
     plan.user = args.user;
 
     // The command's home (the invoking user's under sudo) is the one `--redact-home` hides.
-    let home = glasshouse_run::user::resolve(plan.user.as_deref())
-        .map_err(exit_of)?
-        .home();
-    let mut protection = crate::protect::Protection::new(&args.protect, &plan.command, home)
-        .map_err(|e| Exit::new(exit::USAGE, e))?;
+    let user = glasshouse_run::user::resolve(plan.user.as_deref()).map_err(exit_of)?;
+    let mut protection =
+        crate::protect::Protection::new(&args.protect, &plan.command, user.home(), &user)
+            .map_err(|e| Exit::new(exit::USAGE, e))?;
     let events = crate::events::EventStream::open(
         &args.events,
         &plan.command,

@@ -198,3 +198,44 @@ fn a_receipt_directory_planted_by_an_earlier_command_is_refused() {
     assert!(stderr.contains("not writable by uid 65534"), "{stderr}");
     assert_eq!(names_in(&root_only), Vec::<String>::new(), "{second:?}");
 }
+
+/// A signing key of the invoking user's is readable by the command, which runs as that user:
+/// it could take the key and sign receipts of runs that never happened. Such a key is refused
+/// before anything runs; a key only root can read is used.
+#[test]
+fn a_signing_key_the_command_could_read_is_refused() {
+    let dir = open_dir();
+    let key = dir.path().join("ci.key");
+    let keygen = glasshouse(dir.path())
+        .args(["keygen", "--key"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let marker = dir.path().join("ran");
+    let run = || {
+        glasshouse(dir.path())
+            .args(["run", "--profile", "host", "--quiet", "--receipt"])
+            .arg(dir.path().join("receipt.json"))
+            .arg("--sign-key")
+            .arg(&key)
+            .args(["--", "touch"])
+            .arg(&marker)
+            .env("SUDO_UID", NOBODY.to_string())
+            .env("SUDO_GID", NOBODY.to_string())
+            .output()
+            .unwrap()
+    };
+    // root's key (keygen as root: mode 0600): signed, as before.
+    let fine = run();
+    assert_eq!(fine.status.code(), Some(0), "{fine:?}");
+    assert!(dir.path().join("receipt.json.intoto.jsonl").exists());
+    std::fs::remove_file(&marker).unwrap();
+
+    std::os::unix::fs::chown(&key, Some(NOBODY), Some(NOBODY)).unwrap();
+    let refused = run();
+    assert_eq!(refused.status.code(), Some(125), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("can be read by uid 65534"), "{stderr}");
+    assert!(!marker.exists(), "the command ran: {refused:?}");
+}

@@ -305,7 +305,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// settings and stops itself too, so that the shell that started it regains the terminal;
 /// once continued (`fg`), it makes the terminal raw again, passes on the window size and
 /// continues the command's group. In a process group the kernel does not stop (an orphaned
-/// one), glasshouse goes on at once and continues the command.
+/// one, with no shell to continue it), glasshouse leaves the stopped command alone.
 fn follow_stops(
     command: &ChildControl,
     raw: &Mutex<RawMode>,
@@ -320,7 +320,9 @@ fn follow_stops(
     while !ended.load(Ordering::SeqCst) {
         let options = WaitIdOptions::STOPPED | WaitIdOptions::NOHANG;
         match rustix::process::waitid(WaitId::PidFd(pidfd), options) {
-            Ok(Some(status)) if status.stopped() => {
+            // Where no shell could continue glasshouse, the kernel would not stop it either:
+            // the command stays stopped until someone continues it, as without glasshouse.
+            Ok(Some(status)) if status.stopped() && shell_can_continue_us() => {
                 locked(raw).restore();
                 let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::TSTP);
                 // Here once glasshouse runs again.
@@ -369,6 +371,20 @@ fn copy_input(master: &OwnedFd, stop: &OwnedFd) {
             Err(Errno::INTR | Errno::AGAIN) => {}
             Err(_) => return,
         }
+    }
+}
+
+/// Whether glasshouse's process group is not orphaned: its parent (the shell, in practice) is in
+/// the same session but another group, so a stop of glasshouse is seen and can be undone with
+/// `fg`. The kernel does not stop an orphaned group with SIGTSTP.
+fn shell_can_continue_us() -> bool {
+    use rustix::process::{getpgid, getpgrp, getppid, getsid};
+    let Some(parent) = getppid() else {
+        return false;
+    };
+    match (getpgid(Some(parent)), getsid(Some(parent)), getsid(None)) {
+        (Ok(group), Ok(session), Ok(ours)) => group != getpgrp() && session == ours,
+        _ => false,
     }
 }
 

@@ -192,7 +192,10 @@ if pid == 0:
     os.tcsetpgrp(0, os.getpgrp())
     signal.signal(signal.SIGTTOU, signal.SIG_DFL)
     os.execv(sys.argv[1], sys.argv[1:])
-os.setpgid(pid, pid)
+try:
+    os.setpgid(pid, pid)
+except PermissionError:
+    pass  # the child has done it and exec'd already
 os.tcsetpgrp(0, pid)
 _, status = os.waitpid(pid, os.WUNTRACED)
 print("shell: stopped", os.WIFSTOPPED(status), flush=True)
@@ -260,4 +263,65 @@ fn a_stopped_command_stops_glasshouse_and_fg_continues_both() {
         serde_json::json!(["stdin", "stdout", "stderr"])
     );
     assert_eq!(receipt["outcome"]["exit_code"], 0);
+}
+
+/// The child of `pid` whose command line holds `needle` and is not glasshouse's own (the guard
+/// is a fork of glasshouse, with its command line).
+fn child_running(pid: u32, needle: &str) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline);
+            if text.contains(needle) && !text.contains("glasshouse") {
+                return Some(child);
+            }
+        }
+    }
+    None
+}
+
+/// The state letter of /proc/PID/stat (`T` when stopped).
+fn state_of(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat[stat.rfind(')').unwrap() + 2..].chars().next().unwrap()
+}
+
+#[test]
+fn a_stopped_command_stays_stopped_where_no_shell_could_continue_glasshouse() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    let mut cmd = glasshouse(dir.path());
+    cmd.args(["run", "--profile", "host", "--quiet", "--"])
+        .args(["python3", "-c", STOPS_ITSELF])
+        .stderr(Stdio::piped());
+    // glasshouse leads the terminal's session: its group is orphaned, nothing would continue it.
+    on_terminal(&mut cmd, slave, &[0, 1]);
+    let input = master.try_clone().unwrap();
+    let (seen, reader) = read_master(master);
+    let mut child = cmd.spawn().unwrap();
+    wait_for_output(&seen, "ready", DEADLINE);
+    let command = child_running(child.id(), "signal.SIGSTOP");
+    let command = command.expect("the command is glasshouse's child");
+    assert_eq!(rustix::io::write(&input, b"z\r").unwrap(), 2);
+    let start = std::time::Instant::now();
+    while state_of(command) != 'T' {
+        assert!(start.elapsed() < DEADLINE, "the command never stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Well past glasshouse's 50 ms check: it did not continue the command behind its back.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(state_of(command), 'T');
+    // SAFETY: kill(2) of the command this test's glasshouse runs, which is alive (stopped).
+    assert_eq!(unsafe { libc::kill(command as i32, libc::SIGCONT) }, 0);
+    assert_eq!(rustix::io::write(&input, b"hello\r").unwrap(), 6);
+    wait_for_output(&seen, "read hello", DEADLINE);
+    let status = common::wait_within(&mut child, DEADLINE, "glasshouse did not end");
+    assert_eq!(status.code(), Some(0));
+    drop(input);
+    reader.join().unwrap();
 }

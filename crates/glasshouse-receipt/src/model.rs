@@ -121,6 +121,10 @@ pub struct Timing {
 pub struct ProcessNode {
     /// Process id (thread-group id) as seen by glasshouse.
     pub pid: u32,
+    /// Since v0.4.0: the process id in its own pid namespace (what `getpid()` returned there),
+    /// when it differs from `pid`: under the namespace backend, where the command is 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ns_pid: Option<u32>,
     /// Parent process id at creation; 0 when unknown (the fork was among the events lost, and
     /// `sensor.complete` is false).
     pub ppid: u32,

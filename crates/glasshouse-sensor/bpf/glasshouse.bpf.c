@@ -446,6 +446,24 @@ static __always_inline __u32 append_base(struct scratch *s, __u32 off, struct ta
 
 /* ---- process tree ---------------------------------------------------------------------- */
 
+/* The process's id in its own (innermost) pid namespace, the number getpid() returns there:
+ * the last of the pid's per-level numbers. Equal to the tgid outside a pid namespace. */
+static __always_inline __u32 ns_tgid(struct task_struct *task)
+{
+    struct pid *pid = BPF_CORE_READ(task, thread_pid);
+    if (!pid)
+        return 0;
+    __u32 level = BPF_CORE_READ(pid, level);
+    if (level > 32) /* MAX_PID_NS_LEVEL */
+        return 0;
+    int nr = 0;
+    char *upid = (char *)pid + bpf_core_field_offset(struct pid, numbers)
+                 + level * bpf_core_type_size(struct upid);
+    if (bpf_probe_read_kernel(&nr, sizeof(nr), upid + bpf_core_field_offset(struct upid, nr)))
+        return 0;
+    return nr > 0 ? nr : 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(gh_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -474,6 +492,7 @@ int BPF_PROG(gh_fork, struct task_struct *parent, struct task_struct *child)
     start_event(s, GH_EV_FORK, ptgid, 0);
     s->h.tgid = ctgid;
     s->h.pid = BPF_CORE_READ(child, pid);
+    s->h.extra = ns_tgid(child);
     struct path pwd = BPF_CORE_READ(child, fs, pwd);
     __u32 off = append_path(0, pwd.dentry, pwd.mnt, 0);
     emit(s, off, GH_HOOK_FORK);
@@ -528,6 +547,8 @@ int BPF_PROG(gh_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
     if (!s)
         return 0;
     start_event(s, GH_EV_EXEC, 0, 0);
+    /* After exec the task leads its thread group: its pid is the process's. */
+    s->h.extra = ns_tgid(task);
     struct path exe = BPF_CORE_READ(bprm, file, f_path);
     __u32 off = append_path(0, exe.dentry, exe.mnt, 0);
     struct path pwd = BPF_CORE_READ(task, fs, pwd);

@@ -4,8 +4,10 @@
 #define GLASSHOUSE_H
 
 /* Event kinds. */
-#define GH_EV_FORK 1    /* a new process of the tree: aux = parent tgid, s0 = cwd */
-#define GH_EV_EXEC 2    /* s0 = exe, s1 = cwd, s2 = argv (NUL-separated), s3 = filename as passed */
+#define GH_EV_FORK 1    /* a new process of the tree: aux = parent tgid, extra = its pid in its own pid
+                           namespace, s0 = cwd */
+#define GH_EV_EXEC 2    /* s0 = exe, s1 = cwd, s2 = argv (NUL-separated), s3 = filename as passed,
+                           extra = the pid in its own pid namespace */
 #define GH_EV_EXIT 3    /* the last thread of a process exited: ret = wait status */
 #define GH_EV_OPEN 4    /* an open succeeded: s0 = resolved path, extra = GH_ACC_* bits, aux = nr */
 #define GH_EV_PATHOP 5  /* a path syscall ended: aux = nr, ret = result; s0/s1 = base/raw of path A,

@@ -537,3 +537,60 @@ fn rw_and_ro_adjust_the_writable_set_and_host_network_reaches_the_hosts_loopback
         .split(',')
         .any(|p| p == "net"));
 }
+
+#[test]
+fn namespace_pids_are_recorded_beside_host_pids_only_where_they_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each shell prints the pid it has in its own namespace, with its argv as a marker.
+    let script = "echo root=$$; sh -c 'echo child=$$' child-marker";
+    let (out, r) = run_ns(dir.path(), &[], script);
+    let text = stdout(&out);
+    let printed = |key: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    };
+    let tree = r["process_tree"].as_array().unwrap();
+    let root = tree
+        .iter()
+        .find(|p| p["argv"][2] == script)
+        .unwrap_or_else(|| panic!("{tree:#?}"));
+    assert_eq!(printed("root="), 2);
+    assert_eq!(root["ns_pid"], 2, "{root}");
+    assert_ne!(root["pid"], 2, "{root}");
+    let child = tree
+        .iter()
+        .find(|p| {
+            p["argv"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "child-marker"))
+        })
+        .unwrap_or_else(|| panic!("{tree:#?}"));
+    assert_eq!(child["ns_pid"], printed("child="), "{child}");
+    assert_eq!(child["ppid"], root["pid"]);
+
+    // Without a pid namespace the two are the same, and the field is left out.
+    let receipt = dir.path().join("process.json");
+    let out = glasshouse(dir.path())
+        .args(["run", "--profile", "host", "--quiet", "--receipt"])
+        .arg(&receipt)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r = read_receipt(&receipt);
+    let tree = r["process_tree"].as_array().unwrap();
+    assert!(tree.len() >= 2, "{tree:#?}");
+    assert!(tree.iter().all(|p| p.get("ns_pid").is_none()), "{tree:#?}");
+    let root = tree.iter().find(|p| p["argv"][2] == script).unwrap();
+    assert_eq!(root["pid"], printed_in(&out, "root="));
+}
+
+fn printed_in(out: &Output, key: &str) -> u64 {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in the output"))
+}

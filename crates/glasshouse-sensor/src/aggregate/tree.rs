@@ -16,6 +16,8 @@ pub(super) struct Image {
 pub(super) struct Proc {
     pub(super) pid: u32,
     pub(super) ppid: u32,
+    /// The pid in the process's own pid namespace (0: not reported).
+    pub(super) ns_pid: u32,
     pub(super) image: Image,
     /// Every exec, in order.
     pub(super) execs: Vec<Image>,
@@ -35,6 +37,7 @@ impl Aggregator {
         let proc = Proc {
             pid: e.tgid,
             ppid: e.aux,
+            ns_pid: e.extra as u32,
             image: Image {
                 cwd,
                 ..parent_image
@@ -79,6 +82,9 @@ impl Aggregator {
             ppid: root_ppid,
             ..Proc::default()
         });
+        if e.extra != 0 {
+            proc.ns_pid = e.extra as u32;
+        }
         self.stream.exec(
             e.tgid,
             proc.ppid,
@@ -108,6 +114,7 @@ fn node(p: &Proc) -> ProcessNode {
     let mut n = ProcessNode::default();
     n.pid = p.pid;
     n.ppid = p.ppid;
+    n.ns_pid = (p.ns_pid != 0 && p.ns_pid != p.pid).then_some(p.ns_pid);
     n.exe = OsText::from_bytes(p.image.exe.clone());
     n.argv = p
         .image

@@ -16,6 +16,11 @@ pub enum Session {
     /// A process group of its own in glasshouse's session: a signal sent to glasshouse's group
     /// reaches it only as glasshouse's forwarded copy.
     OwnGroup,
+    /// A session of its own without a controlling terminal: the command cannot open
+    /// `/dev/tty` nor push input into glasshouse's terminal (TIOCSTI on a terminal that is not
+    /// one's controlling terminal is refused), though it still reads and writes the terminal
+    /// descriptors it inherits. For a command that must not act on its caller's terminal.
+    OwnSession,
     /// A session of its own whose controlling terminal is a pseudo-terminal of glasshouse's.
     Terminal(Terminal),
 }
@@ -62,6 +67,10 @@ pub(crate) fn apply(
             cmd.process_group(0);
             Ok(None)
         }
+        Session::OwnSession => Ok(Some(Box::new(|| {
+            rustix::process::setsid()?;
+            Ok(())
+        }))),
         Session::Terminal(t) => {
             let mut controlling = None;
             for (on, fd) in [(t.stdin, 0), (t.stdout, 1), (t.stderr, 2)] {

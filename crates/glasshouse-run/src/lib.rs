@@ -350,9 +350,11 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
 }
 
 /// The command's session and streams (docs/terminals.md): a pty when glasshouse's stdout or
-/// stderr is a terminal and the backend can give one; else glasshouse's process group while
-/// glasshouse has a controlling terminal (the command may read it and is stopped with it), and
-/// a process group of its own without one. The note says why a terminal became a pipe.
+/// stderr is a terminal and the backend can give one; else a session of its own without a
+/// controlling terminal while glasshouse has one (sharing glasshouse's would let the command
+/// push keystrokes into the terminal of the shell that started glasshouse, which runs them
+/// after glasshouse ends, outside the recorded tree), and a process group of its own without
+/// one. The note says why a terminal became a pipe.
 /// `owner`: the user the command runs as, when glasshouse switches to one (the pty's slave is
 /// theirs, as a login's terminal is).
 fn connect(
@@ -385,15 +387,14 @@ fn connect(
     let note = note.map(|e| {
         format!("glasshouse could not open a pseudo-terminal for the command ({e}): its output streams were pipes")
     });
-    let own_group = !supervise::has_controlling_terminal();
-    let session = if own_group {
-        Session::OwnGroup
+    let session = if supervise::has_controlling_terminal() {
+        Session::OwnSession
     } else {
-        Session::Shared
+        Session::OwnGroup
     };
     let connection = supervise::Connection {
         pty: None,
-        own_group: own_group && backend.supports_terminal(),
+        own_group: backend.supports_terminal(),
     };
     (session, connection, note)
 }

@@ -31,6 +31,9 @@ pub fn run_plain(
     let Some((program, args)) = command.split_first() else {
         return Err(RunError::Refused("no command given".to_owned()));
     };
+    // A command run as another user leads a session of its own: in glasshouse's it could push
+    // keystrokes into the caller's terminal (TIOCSTI), to be run as the caller after it ends.
+    let own_session = user.switch;
     let spec = CommandSpec {
         program: program.clone(),
         args: args.to_vec(),
@@ -38,12 +41,16 @@ pub fn run_plain(
         before_exec: Vec::new(),
         tracker: None,
         user: user.switch.then_some(user.command),
-        session: glasshouse_backend::Session::Shared,
+        session: if own_session {
+            glasshouse_backend::Session::OwnSession
+        } else {
+            glasshouse_backend::Session::Shared
+        },
     };
     let signals = SignalForwarder::install()?;
     match backend.spawn(spec) {
         Ok(child) => {
-            let forwarding = signals.forward_to(child.control.clone(), kill_after, false);
+            let forwarding = signals.forward_to(child.control.clone(), kill_after, own_session);
             let termination = backend.wait();
             let _ = forwarding.close();
             termination

@@ -221,7 +221,8 @@ impl glasshouse_backend::Tracker for SensorTracker {
 
 /// Catches SIGINT, SIGTERM and SIGHUP from before the child exists (so none can kill
 /// glasshouse and orphan the child) and forwards them to the child once it runs, exactly once:
-/// glasshouse itself keeps going so that it can finish the receipt.
+/// glasshouse itself keeps going so that it can finish the receipt. SIGTSTP stops the child
+/// (with SIGSTOP) and then glasshouse; SIGCONT, continuing glasshouse, continues the child.
 ///
 /// A signal the child has already received is not forwarded again: one the kernel generated
 /// (a terminal's Ctrl-C, Ctrl-\\ or hang-up goes to its whole foreground process group, which the
@@ -251,9 +252,10 @@ pub struct Forwarded {
 impl SignalForwarder {
     /// Installs the handlers.
     pub fn install() -> Result<Self, RunError> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
-            .map_err(|e| RunError::Refused(format!("cannot install signal handlers: {e}")))?;
+        use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP};
+        let signals =
+            SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGTSTP, SIGCONT])
+                .map_err(|e| RunError::Refused(format!("cannot install signal handlers: {e}")))?;
         Ok(Self { signals })
     }
 
@@ -275,14 +277,32 @@ impl SignalForwarder {
             let mut timer = Some((grace_over, shared));
             for origin in self.signals.forever() {
                 let sender = origin.process.as_ref().map(|p| p.pid);
-                if !should_forward(origin.cause == Cause::Kernel, sender, control.pid()) {
+                let forward = should_forward(origin.cause == Cause::Kernel, sender, control.pid());
+                let send = |signal| {
+                    if to_group {
+                        signal_group(&control, signal);
+                    } else {
+                        let _ = control.signal(signal);
+                    }
+                };
+                if origin.signal == libc::SIGTSTP {
+                    // glasshouse's job is stopped (Ctrl-Z, `kill -TSTP`): the command stops
+                    // with it (SIGSTOP: the kernel ignores SIGTSTP for a group without a
+                    // parent in its session outside it, which a command of its own session
+                    // is), then glasshouse stops, as SIGTSTP's default action would have.
+                    if forward {
+                        send(libc::SIGSTOP);
+                    }
+                    let _ = rustix::process::kill_process(
+                        rustix::process::getpid(),
+                        rustix::process::Signal::STOP,
+                    );
                     continue;
                 }
-                if to_group {
-                    signal_group(&control, origin.signal);
-                } else {
-                    let _ = control.signal(origin.signal);
+                if !forward {
+                    continue;
                 }
+                send(origin.signal);
                 if matches!(origin.signal, libc::SIGTERM | libc::SIGHUP) {
                     if let Some((grace_over, killed)) = timer.take() {
                         let control = control.clone();

@@ -239,3 +239,60 @@ fn a_signing_key_the_command_could_read_is_refused() {
     assert!(stderr.contains("can be read by uid 65534"), "{stderr}");
     assert!(!marker.exists(), "the command ran: {refused:?}");
 }
+
+/// What a command that tries to type into its caller's terminal reports: the open of
+/// `/dev/tty` (its controlling terminal) and TIOCSTI on it and on its stdin, each `injected`
+/// or the errno's name.
+const TYPE_INTO_TERMINAL: &str = r##"
+import errno, fcntl, os, termios
+def attempt(open_fd):
+    try:
+        fcntl.ioctl(open_fd(), termios.TIOCSTI, b"#")
+        return "injected"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+print("tty:" + attempt(lambda: os.open("/dev/tty", os.O_RDWR)), "stdin:" + attempt(lambda: 0))
+"##;
+
+/// glasshouse started from an interactive shell (the terminal its controlling terminal and its
+/// stdin) with its output to files or a pipe, as `sudo glasshouse run ... > log` is: the
+/// command, run as the user, must not share glasshouse's session, or it could push keystrokes
+/// into the shell that started glasshouse (root's, under sudo), which runs them after
+/// glasshouse has ended, outside the recorded tree.
+fn typing_into_the_callers_terminal(profile: bool) -> String {
+    let dir = open_dir();
+    let (master, slave) = common::open_pty();
+    let mut cmd = glasshouse(dir.path());
+    cmd.arg("run");
+    if profile {
+        cmd.args(["--profile", "host", "--quiet"]);
+    }
+    cmd.args(["--", "/usr/bin/python3", "-c", TYPE_INTO_TERMINAL])
+        .env("SUDO_UID", NOBODY.to_string())
+        .env("SUDO_GID", NOBODY.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    common::on_terminal(&mut cmd, slave, &[0]);
+    let run = cmd.output().unwrap();
+    drop(master);
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    String::from_utf8(run.stdout).unwrap()
+}
+
+#[test]
+fn the_command_cannot_type_into_the_terminal_of_the_shell_that_started_glasshouse() {
+    // No controlling terminal for the command (ENXIO), and its stdin, the caller's terminal,
+    // is not one it may inject into (EPERM).
+    assert_eq!(
+        typing_into_the_callers_terminal(true),
+        "tty:ENXIO stdin:EPERM\n"
+    );
+}
+
+#[test]
+fn a_plain_run_as_another_user_cannot_type_into_the_callers_terminal() {
+    assert_eq!(
+        typing_into_the_callers_terminal(false),
+        "tty:ENXIO stdin:EPERM\n"
+    );
+}

@@ -263,3 +263,70 @@ fn a_command_ignoring_sigterm_is_killed_after_the_grace() {
     assert_eq!(root["ended_by_glasshouse"], true, "{root}");
     let _ = fs::remove_file(dir.path().join("ready"));
 }
+
+/// The state letter of `pid` in /proc (`T` when stopped).
+fn state_of(pid: u32) -> char {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 1..];
+    after.trim_start().chars().next().unwrap()
+}
+
+/// Waits until `pid` is in one of the states `wanted`.
+fn wait_for_state(pid: u32, wanted: &str, what: &str) {
+    let start = Instant::now();
+    while !wanted.contains(state_of(pid)) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: state {}",
+            state_of(pid)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-Z typed while glasshouse's output goes to a file: the command (in a session of its own,
+/// so that it cannot type into the terminal) stops with glasshouse, and continuing glasshouse
+/// (the shell's `fg`) continues it.
+#[test]
+fn ctrl_z_stops_a_command_of_its_own_session_with_glasshouse_and_fg_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    let ready = dir.path().join("ready");
+    let go = dir.path().join("go");
+    let script = format!(
+        "echo $$ > {ready}.tmp && mv {ready}.tmp {ready}; while [ ! -e {go} ]; do sleep 0.05; done",
+        ready = ready.display(),
+        go = go.display()
+    );
+    let mut cmd = glasshouse(dir.path());
+    cmd.args([
+        "run",
+        "--profile",
+        "host",
+        "--quiet",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    on_terminal(&mut cmd, slave, &[0]);
+    let mut child = cmd.spawn().unwrap();
+    wait_for_file(&ready, &mut child);
+    let command: u32 = fs::read_to_string(&ready).unwrap().trim().parse().unwrap();
+    assert_eq!(rustix::io::write(&master, b"\x1a").unwrap(), 1);
+    wait_for_state(child.id(), "T", "glasshouse did not stop on Ctrl-Z");
+    wait_for_state(command, "T", "the command did not stop with glasshouse");
+    // SAFETY: kill(2) of this test's own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGCONT) }, 0);
+    wait_for_state(
+        command,
+        "RS",
+        "the command was not continued with glasshouse",
+    );
+    fs::write(&go, "").unwrap();
+    let status = wait_or_fail(&mut child);
+    assert_eq!(status.code(), Some(0));
+    drop(master);
+}

@@ -50,7 +50,8 @@ pub fn run_plain(
     let signals = SignalForwarder::install()?;
     match backend.spawn(spec) {
         Ok(child) => {
-            let forwarding = signals.forward_to(child.control.clone(), kill_after, own_session);
+            let forwarding =
+                signals.forward_to(child.control.clone(), kill_after, own_session, false);
             let termination = backend.wait();
             let _ = forwarding.close();
             termination

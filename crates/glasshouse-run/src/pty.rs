@@ -324,7 +324,7 @@ fn follow_stops(
             // the command stays stopped until someone continues it, as without glasshouse.
             Ok(Some(status)) if status.stopped() && shell_can_continue_us() => {
                 locked(raw).restore();
-                let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::TSTP);
+                stop_glasshouse();
                 // Here once glasshouse runs again.
                 if ended.load(Ordering::SeqCst) {
                     return;
@@ -374,10 +374,17 @@ fn copy_input(master: &OwnedFd, stop: &OwnedFd) {
     }
 }
 
+/// Stops glasshouse, and returns once it has been continued: SIGSTOP (glasshouse catches
+/// SIGTSTP, to stop a command without a pty with it) raised on the calling thread, so that the
+/// stop happens before this returns, not later on whichever thread the kernel picks.
+pub(crate) fn stop_glasshouse() {
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+}
+
 /// Whether glasshouse's process group is not orphaned: its parent (the shell, in practice) is in
 /// the same session but another group, so a stop of glasshouse is seen and can be undone with
 /// `fg`. The kernel does not stop an orphaned group with SIGTSTP.
-fn shell_can_continue_us() -> bool {
+pub(crate) fn shell_can_continue_us() -> bool {
     use rustix::process::{getpgid, getpgrp, getppid, getsid};
     let Some(parent) = getppid() else {
         return false;

@@ -103,8 +103,12 @@ pub(crate) fn supervise(
         .stderr
         .take()
         .map(|s| Tee::start(s, std::io::stderr()));
-    let forwarding =
-        signals.forward_to(child.control.clone(), plan.kill_after, connection.own_group);
+    let forwarding = signals.forward_to(
+        child.control.clone(),
+        plan.kill_after,
+        connection.own_group,
+        terminal.is_some(),
+    );
 
     hooks.stage(Stage::Wait);
     let termination = backend.wait();
@@ -263,11 +267,13 @@ impl SignalForwarder {
     /// that does not end within `kill_after` of a forwarded SIGTERM or SIGHUP is killed.
     /// With `to_group` (the command leads a process group of its own) the signal goes to that
     /// whole group, as a terminal's key or a kill of glasshouse's group would have reached it.
+    /// `stops_followed`: a pty follows the command's stops and stops glasshouse itself.
     pub fn forward_to(
         mut self,
         control: ChildControl,
         kill_after: Duration,
         to_group: bool,
+        stops_followed: bool,
     ) -> Forwarding {
         let handle = self.signals.handle();
         let (ended, grace_over) = mpsc::channel::<()>();
@@ -289,14 +295,18 @@ impl SignalForwarder {
                     // glasshouse's job is stopped (Ctrl-Z, `kill -TSTP`): the command stops
                     // with it (SIGSTOP: the kernel ignores SIGTSTP for a group without a
                     // parent in its session outside it, which a command of its own session
-                    // is), then glasshouse stops, as SIGTSTP's default action would have.
-                    if forward {
-                        send(libc::SIGSTOP);
+                    // is), then glasshouse stops, as SIGTSTP's default action would have:
+                    // unless its own group is such a group, and with a pty, whose follower
+                    // stops glasshouse once it sees the command stopped (after giving the
+                    // terminal back its settings).
+                    if crate::pty::shell_can_continue_us() {
+                        if forward {
+                            send(libc::SIGSTOP);
+                        }
+                        if !stops_followed {
+                            crate::pty::stop_glasshouse();
+                        }
                     }
-                    let _ = rustix::process::kill_process(
-                        rustix::process::getpid(),
-                        rustix::process::Signal::STOP,
-                    );
                     continue;
                 }
                 if !forward {

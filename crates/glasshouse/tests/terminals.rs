@@ -182,9 +182,10 @@ fn stdout_and_stderr_on_one_terminal_share_one_hash() {
 
 /// A minimal job-control shell in Python: runs ARGV as a foreground job of its own on its
 /// terminal, reports when the job stops and whether the terminal is back in its normal
-/// (canonical) mode, continues it in the foreground (`fg`), and reports its exit status.
+/// (canonical) mode, continues it in the foreground (`fg`; once the file FG_WHEN exists, when
+/// set), and reports its exit status.
 const SHELL: &str = r#"
-import os, signal, sys, termios
+import os, signal, sys, termios, time
 signal.signal(signal.SIGTTOU, signal.SIG_IGN)
 pid = os.fork()
 if pid == 0:
@@ -201,6 +202,8 @@ _, status = os.waitpid(pid, os.WUNTRACED)
 print("shell: stopped", os.WIFSTOPPED(status), flush=True)
 os.tcsetpgrp(0, os.getpgrp())
 print("shell: canonical", bool(termios.tcgetattr(0)[3] & termios.ICANON), flush=True)
+while not os.path.exists(os.environ.get("FG_WHEN", "/")):
+    time.sleep(0.02)
 os.tcsetpgrp(0, pid)
 os.killpg(pid, signal.SIGCONT)
 _, status = os.waitpid(pid, 0)
@@ -322,6 +325,61 @@ fn a_stopped_command_stays_stopped_where_no_shell_could_continue_glasshouse() {
     wait_for_output(&seen, "read hello", DEADLINE);
     let status = common::wait_within(&mut child, DEADLINE, "glasshouse did not end");
     assert_eq!(status.code(), Some(0));
+    drop(input);
+    reader.join().unwrap();
+}
+
+/// Ctrl-Z typed while glasshouse's output goes to a file (`glasshouse run ... > log` in a
+/// shell): the command, in a session of its own (so that it cannot type into the terminal),
+/// stops with glasshouse, and the shell's `fg` continues both.
+#[test]
+fn ctrl_z_stops_a_command_of_its_own_session_with_glasshouse_and_fg_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master, slave) = open_pty();
+    let ready = dir.path().join("ready");
+    let (go, fg) = (dir.path().join("go"), dir.path().join("fg"));
+    let script = format!(
+        "echo $$ > {r}.tmp && mv {r}.tmp {r}; while [ ! -e {go} ]; do sleep 0.05; done",
+        r = ready.display(),
+        go = go.display()
+    );
+    let job = format!(
+        "exec {bin} run --profile host --quiet -- sh -c '{script}' > log 2>&1",
+        bin = common::BIN
+    );
+    let mut cmd = std::process::Command::new("python3");
+    cmd.current_dir(dir.path())
+        .args(["-c", SHELL, "/bin/sh", "-c", &job])
+        .env("FG_WHEN", &fg)
+        .env_remove("GLASSHOUSE_CAPTURE_ARGV")
+        .env_remove("GLASSHOUSE_BPF_DIR")
+        .env_remove("GLASSHOUSE_KEEP_PROGRAMS");
+    on_terminal(&mut cmd, slave, &[0, 1, 2]);
+    let input = master.try_clone().unwrap();
+    let (seen, reader) = read_master(master);
+    let mut child = cmd.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(start.elapsed() < DEADLINE, "the command never became ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let command: u32 = std::fs::read_to_string(&ready)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(rustix::io::write(&input, b"\x1a").unwrap(), 1);
+    wait_for_output(&seen, "shell: stopped True", DEADLINE);
+    assert_eq!(
+        state_of(command),
+        'T',
+        "the command did not stop with glasshouse"
+    );
+    std::fs::write(&fg, "").unwrap();
+    std::fs::write(&go, "").unwrap();
+    wait_for_output(&seen, "shell: exit 0", DEADLINE);
+    let status = common::wait_within(&mut child, DEADLINE, "the shell did not end");
+    assert!(status.success());
     drop(input);
     reader.join().unwrap();
 }

@@ -48,24 +48,31 @@ impl Tee {
         R: AsFd + Send + 'static,
         W: AsFd + Send + 'static,
     {
-        let state = Arc::new(Mutex::new(TeeState::default()));
-        let (tx, done) = mpsc::channel();
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
+        Self::spawn(move |shared| {
             // Larger pipes mean fewer steps; a refusal only costs speed.
             let _ = rustix::pipe::fcntl_setpipe_size(&from, CHUNK);
             match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
                 Ok((hash_r, hash_w)) => {
                     let _ = rustix::pipe::fcntl_setpipe_size(&hash_w, CHUNK);
                     let hashing = {
-                        let shared = Arc::clone(&shared);
+                        let shared = Arc::clone(shared);
                         std::thread::spawn(move || hash_all(&hash_r, &shared))
                     };
                     pass_spliced(from, &to, hash_w);
                     let _ = hashing.join();
                 }
-                Err(_) => pass_copied(from, &to, &shared),
+                Err(_) => pass_copied(from, &to, shared),
             }
+        })
+    }
+
+    /// Runs `pass` on a thread of its own with the state it fills; `done` says when it ended.
+    fn spawn(pass: impl FnOnce(&Arc<Mutex<TeeState>>) + Send + 'static) -> Self {
+        let state = Arc::new(Mutex::new(TeeState::default()));
+        let (tx, done) = mpsc::channel();
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            pass(&shared);
             let _ = tx.send(());
         });
         Self { state, done }
@@ -78,14 +85,7 @@ impl Tee {
         R: AsFd + Send + 'static,
         W: AsFd + Send + 'static,
     {
-        let state = Arc::new(Mutex::new(TeeState::default()));
-        let (tx, done) = mpsc::channel();
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            pass_copied(from, &to, &shared);
-            let _ = tx.send(());
-        });
-        Self { state, done }
+        Self::spawn(move |shared| pass_copied(from, &to, shared))
     }
 
     /// Waits up to `deadline` for end of file and returns the hash of what passed so far.

@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod diff_text;
+mod enforcement;
 mod fold;
 pub mod show;
 mod style;

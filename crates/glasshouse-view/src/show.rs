@@ -1,7 +1,8 @@
 //! `glasshouse show`: a receipt as a person reads it in ten seconds. What can make the receipt
 //! untrustworthy (coverage) or the run unacceptable (policy violations) comes first; then the
-//! process tree, files by directory, network destinations and failures by errno. Long lists are
-//! folded with a count of what is hidden; [`ShowOptions::all`] unfolds them.
+//! process tree, files by directory, network destinations, how an enforced policy was applied
+//! and failures by errno. Long lists are folded with a count of what is hidden;
+//! [`ShowOptions::all`] unfolds them.
 
 use crate::fold::{by_directory, cut, plural, split};
 use crate::style::Style;
@@ -32,7 +33,7 @@ pub struct ShowOptions {
 }
 
 impl ShowOptions {
-    fn limit(&self, n: usize) -> Option<usize> {
+    pub(crate) fn limit(&self, n: usize) -> Option<usize> {
         (!self.all).then_some(n)
     }
 }
@@ -45,6 +46,7 @@ pub fn render(r: &Receipt, options: &ShowOptions) -> String {
     processes(&mut out, r, options);
     files(&mut out, r, options);
     network(&mut out, r, options);
+    crate::enforcement::section(&mut out, r, options);
     failures(&mut out, r, options);
     if !options.all && out.contains('…') {
         let _ = writeln!(

@@ -185,3 +185,50 @@ fn diff_reports_a_command_that_now_runs_as_root_but_not_another_uid() {
     unrecorded.execution.user = None;
     assert!(Diff::between(&baseline, &unrecorded, &DiffOptions::default()).same);
 }
+
+/// today's run as if it had run with `--enforce`: one rule of each kind the compiler gives.
+fn enforced_today() -> Receipt {
+    let mut r = serde_json::to_value(fixture("today")).unwrap();
+    r["enforcement"] = serde_json::json!({
+        "digest": "0".repeat(64),
+        "rules": [
+            {"rule": "no-ssh-keys", "number": 1, "action": "read", "effect": "deny",
+             "target": "~/.ssh/**", "status": "enforced", "mechanism": "hidden",
+             "matched": {"count": 0, "examples": []},
+             "failed": {"count": 1, "examples": ["/home/dev/.ssh/id_ed25519"]}},
+            {"rule": "rule[2]", "number": 2, "action": "write", "effect": "allow",
+             "target": "${CWD}/**", "status": "enforced", "mechanism": "landlock",
+             "matched": {"count": 3, "examples": ["/src/app/out.txt"]},
+             "failed": {"count": 0, "examples": []}},
+            {"rule": "rule[3]", "number": 3, "action": "exec", "effect": "deny",
+             "target": "/usr/bin/curl", "status": "evaluated_only",
+             "reason": "exec rules are judged on the receipt only",
+             "matched": {"count": 1, "examples": ["/usr/bin/curl"]},
+             "failed": {"count": 0, "examples": []}},
+            {"rule": "default", "action": "write", "effect": "deny", "status": "enforced",
+             "mechanism": "landlock", "matched": {"count": 0, "examples": []},
+             "failed": {"count": 2, "examples": ["/etc/hosts"]}}
+        ]
+    });
+    serde_json::from_value(r).unwrap()
+}
+
+#[test]
+fn show_lists_how_an_enforced_policy_was_applied() {
+    let text = render_show(
+        &enforced_today(),
+        &ShowOptions {
+            all: false,
+            style: Style::PLAIN,
+        },
+    );
+    let start = text
+        .find("\nenforcement (")
+        .expect("an enforcement section");
+    let end = text.find("\nfailures (").expect("the failures after it");
+    assert!(start < end);
+    insta::assert_snapshot!(&text[start + 1..end]);
+    // A receipt of a run without --enforce has no such section.
+    let plain = show("today", false, Style::PLAIN);
+    assert!(!plain.contains("\nenforcement ("));
+}

@@ -25,7 +25,7 @@ Runs the sensor's ground-truth tests inside Debian's packaged kernels under qemu
       --skip NAME     leave out tests whose name contains NAME (libtest --skip); repeatable
       --full          every test of the suites (default: the named subset CI runs, see below)
   -s, --suite LIST    comma-separated test binaries of crates/glasshouse/tests
-                      (default: sensor,net_uring,kept,descriptors)
+                      (default: sensor,net_uring,kept,descriptors,sandbox,enforce)
   -w, --worktree DIR  build and test that checkout (default: this script's checkout)
       --binary S=PATH test this prebuilt binary for suite S instead of building it; repeatable
       --expect FILE   count a failure only for tests FILE expects to pass on that kernel
@@ -68,7 +68,7 @@ SUBSET=(
   kept::programs_loaded_for_one_run_record_the_same
 )
 
-kernels=() tests=() skips=() prebuilt=() exact=0 full=0 suites=sensor,net_uring,kept,descriptors worktree=$(cd "$here/.." && pwd)
+kernels=() tests=() skips=() prebuilt=() exact=0 full=0 suites=sensor,net_uring,kept,descriptors,sandbox,enforce worktree=$(cd "$here/.." && pwd)
 expect="" out="" cache=${HOME:-/root}/.cache/glasshouse/kernel-matrix memory=3072 cpus=2
 timeout_min=90 list_only=0 jobs=1 accel=tcg update_expect=0
 die() { echo "kernel-matrix: $*" >&2; exit 3; }

@@ -451,17 +451,5 @@ fn enforce_is_refused_where_it_cannot_apply_the_policy() {
             "enforcing the policy would refuse what the rule allows",
         ));
     }
-    for (args, message) in cases {
-        let out = glasshouse(dir.path())
-            .args(["run", "--profile", "host", "--receipt"])
-            .arg(dir.path().join("r.json"))
-            .args(&args)
-            .args(["--", "touch", "ran"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
-        assert!(!dir.path().join("ran").exists(), "{args:?} ran the command");
-    }
+    common::assert_refused_before_running(dir.path(), &cases);
 }

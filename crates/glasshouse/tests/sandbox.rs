@@ -466,19 +466,7 @@ fn bad_flag_combinations_are_refused_before_anything_runs() {
             "--proxy-allow-private needs --network proxy",
         ),
     ];
-    for (args, message) in cases {
-        let out = glasshouse(dir.path())
-            .args(["run", "--profile", "host", "--receipt"])
-            .arg(dir.path().join("r.json"))
-            .args(&args)
-            .args(["--", "touch", "ran"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
-        assert!(!dir.path().join("ran").exists(), "{args:?} ran the command");
-    }
+    common::assert_refused_before_running(dir.path(), &cases);
 }
 
 #[test]

@@ -5,7 +5,6 @@ mod common;
 
 use common::{glasshouse, on_terminal, open_pty, read_master, read_receipt, Testers};
 use std::fs;
-use std::io::Read as _;
 use std::os::fd::AsRawFd as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
@@ -28,6 +27,16 @@ fn wait_for_file(path: &Path, child: &mut Child) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Everything left to read from one of a child's piped streams.
+fn read_all(stream: Option<impl std::io::Read>) -> String {
+    let mut text = String::new();
+    stream
+        .expect("a piped stream")
+        .read_to_string(&mut text)
+        .unwrap();
+    text
 }
 
 fn wait_or_fail(child: &mut Child) -> std::process::ExitStatus {
@@ -59,20 +68,8 @@ fn one_ctrl_c_reaches_the_command_once() {
         std::thread::sleep(Duration::from_millis(300));
     }
     let status = wait_or_fail(&mut child);
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = read_all(child.stdout.take());
+    let err = read_all(child.stderr.take());
     assert_eq!(out, "SIGINT 3\n", "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
     drop(master);
@@ -117,20 +114,8 @@ fn a_signal_to_glasshouses_group_reaches_the_command_once_without_a_terminal() {
     wait_for_file(&ready, &mut child);
     interrupt_group_three_times(child.id());
     let status = wait_or_fail(&mut child);
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = read_all(child.stdout.take());
+    let err = read_all(child.stderr.take());
     // The command has a process group of its own: only glasshouse's copy reached it.
     assert_eq!(out, "SIGINT 3\n", "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
@@ -158,13 +143,7 @@ fn a_signal_to_glasshouses_group_reaches_the_command_once_on_a_terminal() {
     let status = wait_or_fail(&mut child);
     reader.join().unwrap();
     let out = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = read_all(child.stderr.take());
     // The command runs in a session of its own on glasshouse's pty.
     assert_eq!(out, "SIGINT 3\r\n", "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
@@ -200,13 +179,7 @@ fn ctrl_c_on_glasshouses_terminal_reaches_a_command_with_a_pty_once() {
     let status = wait_or_fail(&mut child);
     reader.join().unwrap();
     let out = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = read_all(child.stderr.take());
     // The terminal echoes each Ctrl-C as ^C; the command counted three.
     assert_eq!(out.matches("SIGINT").count(), 1, "{out:?} {err}");
     assert!(out.contains("SIGINT 3\r"), "{out:?} {err}");

@@ -1035,3 +1035,21 @@ pub fn wait_for_output(seen: &std::sync::Mutex<Vec<u8>>, text: &str, deadline: D
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Each of `cases` (arguments of `run --profile host`, and what stderr must say) is refused with
+/// exit 125 before the command (`touch ran`, in `dir`) runs.
+pub fn assert_refused_before_running(dir: &Path, cases: &[(Vec<&str>, &str)]) {
+    for (args, message) in cases {
+        let out = glasshouse(dir)
+            .args(["run", "--profile", "host", "--receipt"])
+            .arg(dir.join("r.json"))
+            .args(args)
+            .args(["--", "touch", "ran"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!dir.join("ran").exists(), "{args:?} ran the command");
+    }
+}

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{canonical, glasshouse, read_receipt};
+use common::canonical;
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
@@ -23,33 +23,10 @@ fn landlock() -> bool {
 fn run_enforced(dir: &Path, policy: &str, args: &[&str], script: &str) -> (Output, Value) {
     let policy_path = dir.join("policy.toml");
     std::fs::write(&policy_path, policy).unwrap();
-    let receipt = dir.join("receipt.json");
-    let mut cmd = glasshouse(dir);
-    cmd.args([
-        "run",
-        "--profile",
-        "host",
-        "--quiet",
-        "--backend",
-        "namespace",
-    ])
-    .arg("--receipt")
-    .arg(&receipt)
-    .arg("--policy")
-    .arg(&policy_path)
-    .arg("--enforce")
-    .args(args)
-    .args(["--", "sh", "-c", script]);
-    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
-        cmd.env_remove(v).env_remove(v.to_ascii_uppercase());
-    }
-    let out = cmd.output().expect("run glasshouse");
-    assert!(
-        receipt.exists(),
-        "no receipt; stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, read_receipt(&receipt))
+    let policy_arg = policy_path.to_str().expect("a UTF-8 temporary path");
+    let mut all = vec!["--policy", policy_arg, "--enforce"];
+    all.extend_from_slice(args);
+    common::run_ns(dir, &all, script)
 }
 
 /// The enforcement entry of rule `label` for `action`.

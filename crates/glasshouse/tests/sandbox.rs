@@ -13,34 +13,7 @@ use std::path::Path;
 use std::process::Output;
 use std::thread::JoinHandle;
 
-/// Runs `sh -c script` under `--profile host --backend namespace` plus `args`, in `dir`.
-fn run_ns(dir: &Path, args: &[&str], script: &str) -> (Output, Value) {
-    let receipt = dir.join("receipt.json");
-    let mut cmd = glasshouse(dir);
-    cmd.args([
-        "run",
-        "--profile",
-        "host",
-        "--quiet",
-        "--backend",
-        "namespace",
-        "--receipt",
-    ])
-    .arg(&receipt)
-    .args(args)
-    .args(["--", "sh", "-c", script]);
-    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
-        cmd.env_remove(v).env_remove(v.to_ascii_uppercase());
-    }
-    let out = cmd.output().expect("run glasshouse");
-    assert!(
-        receipt.exists(),
-        "no receipt; stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let value = read_receipt(&receipt);
-    (out, value)
-}
+use common::run_ns;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -1053,3 +1053,32 @@ pub fn assert_refused_before_running(dir: &Path, cases: &[(Vec<&str>, &str)]) {
         assert!(!dir.join("ran").exists(), "{args:?} ran the command");
     }
 }
+
+/// Runs `sh -c script` under `--profile host --backend namespace` plus `args`, in `dir`.
+pub fn run_ns(dir: &Path, args: &[&str], script: &str) -> (std::process::Output, Value) {
+    let receipt = dir.join("receipt.json");
+    let mut cmd = glasshouse(dir);
+    cmd.args([
+        "run",
+        "--profile",
+        "host",
+        "--quiet",
+        "--backend",
+        "namespace",
+        "--receipt",
+    ])
+    .arg(&receipt)
+    .args(args)
+    .args(["--", "sh", "-c", script]);
+    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        cmd.env_remove(v).env_remove(v.to_ascii_uppercase());
+    }
+    let out = cmd.output().expect("run glasshouse");
+    assert!(
+        receipt.exists(),
+        "no receipt; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = read_receipt(&receipt);
+    (out, value)
+}

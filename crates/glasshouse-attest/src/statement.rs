@@ -2,7 +2,7 @@
 //! two predicates: glasshouse's own receipt, or the standard runtime-trace predicate.
 
 use crate::AttestError;
-use glasshouse_receipt::{OsText, Receipt};
+use glasshouse_receipt::{OsText, OutputHash, Receipt};
 use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
@@ -41,8 +41,9 @@ fn text(t: &OsText) -> String {
     t.display_lossy().into_owned()
 }
 
-/// The subjects: `stdout` and `stderr` by their SHA-256, and `command` by the SHA-256 of its
-/// argv joined by NUL bytes (the argv, already redacted, in an annotation).
+/// The subjects: `stdout` and `stderr` by the receipt's digest of them (SHA-256, or BLAKE3
+/// under `run --output-hash blake3`), and `command` by the SHA-256 of its argv joined by NUL
+/// bytes (the argv, already redacted, in an annotation).
 fn subjects(receipt: &Receipt, command: &[OsText]) -> Vec<Value> {
     let mut joined = Vec::new();
     for (i, a) in command.iter().enumerate() {
@@ -53,14 +54,20 @@ fn subjects(receipt: &Receipt, command: &[OsText]) -> Vec<Value> {
     }
     let argv: Vec<String> = command.iter().map(text).collect();
     vec![
-        json!({ "name": "stdout", "digest": { "sha256": receipt.artifacts.stdout_hash } }),
-        json!({ "name": "stderr", "digest": { "sha256": receipt.artifacts.stderr_hash } }),
+        output_subject("stdout", &receipt.artifacts.stdout_hash),
+        output_subject("stderr", &receipt.artifacts.stderr_hash),
         json!({
             "name": "command",
             "digest": { "sha256": hex::encode(Sha256::digest(&joined)) },
             "annotations": { "argv": argv },
         }),
     ]
+}
+
+/// A stream's subject, its digest set keyed by the algorithm the receipt names.
+fn output_subject(name: &str, hash: &str) -> Value {
+    let (algorithm, hex) = OutputHash::split(hash);
+    json!({ "name": name, "digest": { algorithm: hex } })
 }
 
 /// `file://` URI of a path: bytes outside the unreserved set and `/` percent-encoded.

@@ -2,7 +2,7 @@
 
 use super::*;
 use glasshouse_receipt::{NetworkAttempt, ProcessNode, Provenance, SensorCoverage};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn receipt(complete: bool) -> Receipt {
     let mut r = Receipt::new(
@@ -57,6 +57,19 @@ fn payload(env: &Envelope) -> Value {
         .decode(&env.payload)
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn blake3_outputs_are_subjects_keyed_blake3() {
+    let signer = Signer::generate().unwrap();
+    let mut r = receipt(true);
+    r.artifacts.stdout_hash = format!("blake3:{}", "c".repeat(64));
+    r.artifacts.stderr_hash = format!("blake3:{}", "d".repeat(64));
+    let env = attest(&signer, &r, &command(), Predicate::Receipt).unwrap();
+    let subjects = payload(&env)["subject"].clone();
+    assert_eq!(subjects[0]["digest"], json!({ "blake3": "c".repeat(64) }));
+    assert_eq!(subjects[1]["digest"], json!({ "blake3": "d".repeat(64) }));
+    assert!(subjects[2]["digest"]["sha256"].is_string(), "the command stays SHA-256");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! This crate knows nothing of BPF, processes or policies beyond their recorded results.
 
 mod atomic;
+mod digest;
 mod enforcement;
 mod legacy;
 mod model;
@@ -15,6 +16,7 @@ mod text;
 mod user;
 
 pub use atomic::{HeldDir, TEMP_NAME_LEN};
+pub use digest::OutputHash;
 pub use enforcement::{EnforcedRule, Enforcement, Matches};
 pub use model::*;
 pub use text::OsText;

@@ -436,9 +436,10 @@ pub struct Execution {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[non_exhaustive]
 pub struct Artifacts {
-    /// SHA-256 (lowercase hex) of everything written to stdout.
+    /// SHA-256 (lowercase hex) of everything written to stdout; since v0.4.0, with
+    /// `run --output-hash blake3`, `blake3:` followed by the BLAKE3 in lowercase hex.
     pub stdout_hash: String,
-    /// SHA-256 (lowercase hex) of everything written to stderr.
+    /// The same digest of everything written to stderr.
     pub stderr_hash: String,
     /// Since v0.4.0: bytes written to stdout.
     #[serde(default)]

@@ -6,7 +6,7 @@ use crate::tee;
 use crate::user::RunUser;
 use crate::RunPlan;
 use glasshouse_backend::{BackendInfo, Termination};
-use glasshouse_receipt::{OsText, Provenance, Receipt};
+use glasshouse_receipt::{OsText, OutputHash, Provenance, Receipt};
 use glasshouse_sensor::Observations;
 use std::ffi::OsString;
 
@@ -77,7 +77,12 @@ pub(crate) fn terminals(receipt: &mut Receipt, streams: crate::pty::Streams, run
 }
 
 /// Puts the outcome, output hashes, resources and observations into `receipt`.
-pub(crate) fn assemble(receipt: &mut Receipt, run: Supervised, observed: Observations) {
+pub(crate) fn assemble(
+    receipt: &mut Receipt,
+    run: Supervised,
+    observed: Observations,
+    algorithm: OutputHash,
+) {
     let mut notes = run.notes;
     for (stream, result, hash, bytes) in [
         (
@@ -95,7 +100,7 @@ pub(crate) fn assemble(receipt: &mut Receipt, run: Supervised, observed: Observa
     ] {
         *hash = result
             .as_ref()
-            .map_or_else(tee::empty_sha256, |r| r.sha256.clone());
+            .map_or_else(|| tee::empty_hash(algorithm), |r| r.hash.clone());
         *bytes = result.as_ref().map_or(0, |r| r.bytes);
         if result.is_some_and(|r| !r.complete) {
             notes.push(format!(

@@ -45,6 +45,7 @@ pub use hooks::{Attachment, Enforcer, HookError, Hooks, Observer, Redactor, Sign
 pub use plain::{run_plain, PlainRun};
 
 use glasshouse_backend::{BackendKind, CommandSpec, NamespaceConfig};
+pub use glasshouse_receipt::OutputHash;
 use glasshouse_receipt::Receipt;
 use glasshouse_sensor::{Sensor, SensorOptions};
 use std::ffi::OsString;
@@ -173,11 +174,13 @@ pub struct RunPlan {
     /// `--user NAME|UID`: who the command runs as, instead of the invoking user (see
     /// [`user`]).
     pub user: Option<String>,
+    /// The digest of stdout and stderr (`--output-hash`): SHA-256 unless BLAKE3 is chosen.
+    pub output_hash: OutputHash,
 }
 
 impl RunPlan {
     /// A plan for `command` with the defaults: host profile, process backend, `receipt.json`,
-    /// 3 s linger, no policy, 10 s kill-after.
+    /// 3 s linger, no policy, 10 s kill-after, SHA-256 of the output.
     pub fn new(command: Vec<OsString>) -> Self {
         Self {
             command,
@@ -190,6 +193,7 @@ impl RunPlan {
             sandbox: NamespaceConfig::default(),
             kill_after: DEFAULT_KILL_AFTER,
             user: None,
+            output_hash: OutputHash::Sha256,
         }
     }
 }
@@ -295,7 +299,7 @@ pub fn run(plan: &RunPlan, hooks: &mut Hooks) -> Result<RunReport, RunError> {
     let spawn_error = supervised.spawn_error.clone();
     supervised.notes.extend(pty_note);
     assemble::terminals(&mut receipt, terminals, &supervised);
-    assemble::assemble(&mut receipt, supervised, observed);
+    assemble::assemble(&mut receipt, supervised, observed, plan.output_hash);
     assemble::isolation(&mut receipt, isolation);
     assemble::privilege(&mut receipt, &checked.user);
 

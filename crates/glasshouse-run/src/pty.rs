@@ -11,6 +11,7 @@
 
 use crate::tee::{Tee, TeeResult};
 use glasshouse_backend::{ChildControl, Terminal};
+use glasshouse_receipt::OutputHash;
 use rustix::io::Errno;
 use rustix::termios::{OptionalActions, Termios};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -134,12 +135,12 @@ impl Pty {
     /// The command runs: output is copied and hashed, the window size followed, and when stdin
     /// is a terminal it is made raw and copied in. What could not be done is said in the notes
     /// [`Running::finish`] returns.
-    pub fn start(self, command: ChildControl) -> Running {
+    pub fn start(self, command: ChildControl, algorithm: OutputHash) -> Running {
         // Only the command may hold the slave now: its last close ends the output.
         drop(self.slave);
         let master = Arc::new(self.master);
         let out = std_fd(output_fd(self.streams));
-        let output = Tee::start_copied(Arc::clone(&master), out);
+        let output = Tee::start_copied(Arc::clone(&master), out, algorithm);
         let mut notes = Vec::new();
         let winch = Winch::start(out, Arc::clone(&master))
             .map_err(|e| notes.push(format!("the terminal's window size was not followed: {e}")))

@@ -94,15 +94,17 @@ pub(crate) fn supervise(
     };
     hooks.spawned(child.pid);
     let on_pty = connection.pty.as_ref().map(Pty::streams);
-    let terminal = connection.pty.map(|p| p.start(child.control.clone()));
+    let terminal = connection
+        .pty
+        .map(|p| p.start(child.control.clone(), plan.output_hash));
     let stdout = child
         .stdout
         .take()
-        .map(|s| Tee::start(s, std::io::stdout()));
+        .map(|s| Tee::start(s, std::io::stdout(), plan.output_hash));
     let stderr = child
         .stderr
         .take()
-        .map(|s| Tee::start(s, std::io::stderr()));
+        .map(|s| Tee::start(s, std::io::stderr(), plan.output_hash));
     let forwarding = signals.forward_to(
         child.control.clone(),
         plan.kill_after,

@@ -1,4 +1,5 @@
-//! Passes the command's stdout/stderr through unchanged while hashing them with SHA-256.
+//! Passes the command's stdout/stderr through unchanged while hashing them (SHA-256, or BLAKE3
+//! with `--output-hash blake3`).
 //!
 //! The bytes move in the kernel: `tee(2)` duplicates what waits in the command's pipe into a
 //! second pipe, then `splice(2)` moves it on to glasshouse's own stdout/stderr, and a hashing
@@ -7,6 +8,7 @@
 //! away), glasshouse stops reading and closes the command's pipe, so the command gets SIGPIPE
 //! or EPIPE on its next write, as it would without glasshouse.
 
+use glasshouse_receipt::OutputHash;
 use rustix::io::Errno;
 use rustix::pipe::SpliceFlags;
 use sha2::{Digest as _, Sha256};
@@ -18,9 +20,41 @@ use std::time::Duration;
 /// Bytes moved per step, and the size asked for both pipes.
 const CHUNK: usize = 1 << 20;
 
-#[derive(Default)]
+/// A running digest of one of the algorithms of [`OutputHash`].
+#[derive(Clone)]
+enum Hasher {
+    Sha256(Sha256),
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl Hasher {
+    fn new(algorithm: OutputHash) -> Self {
+        match algorithm {
+            OutputHash::Blake3 => Self::Blake3(Box::default()),
+            _ => Self::Sha256(Sha256::new()),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(bytes),
+            Self::Blake3(h) => {
+                h.update(bytes);
+            }
+        }
+    }
+
+    /// The digest in the receipt's form (see [`OutputHash::receipt_value`]).
+    fn finish(self) -> String {
+        match self {
+            Self::Sha256(h) => OutputHash::Sha256.receipt_value(&hex(&h.finalize())),
+            Self::Blake3(h) => OutputHash::Blake3.receipt_value(h.finalize().to_hex().as_str()),
+        }
+    }
+}
+
 struct TeeState {
-    hasher: Sha256,
+    hasher: Hasher,
     bytes: u64,
 }
 
@@ -33,8 +67,8 @@ pub struct Tee {
 /// What passed through a stream.
 #[derive(Debug, Clone)]
 pub struct TeeResult {
-    /// Lowercase hex SHA-256.
-    pub sha256: String,
+    /// The digest in the receipt's form: SHA-256 as bare lowercase hex, BLAKE3 as `blake3:<hex>`.
+    pub hash: String,
     /// Bytes the command wrote.
     pub bytes: u64,
     /// False when the stream was still open at the deadline (a process outside the tree holds it).
@@ -43,12 +77,12 @@ pub struct TeeResult {
 
 impl Tee {
     /// Copies `from` (the command's pipe) into `to` until end of file, hashing everything.
-    pub fn start<R, W>(from: R, to: W) -> Self
+    pub fn start<R, W>(from: R, to: W, algorithm: OutputHash) -> Self
     where
         R: AsFd + Send + 'static,
         W: AsFd + Send + 'static,
     {
-        Self::spawn(move |shared| {
+        Self::spawn(algorithm, move |shared| {
             // Larger pipes mean fewer steps; a refusal only costs speed.
             let _ = rustix::pipe::fcntl_setpipe_size(&from, CHUNK);
             match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
@@ -67,8 +101,14 @@ impl Tee {
     }
 
     /// Runs `pass` on a thread of its own with the state it fills; `done` says when it ended.
-    fn spawn(pass: impl FnOnce(&Arc<Mutex<TeeState>>) + Send + 'static) -> Self {
-        let state = Arc::new(Mutex::new(TeeState::default()));
+    fn spawn(
+        algorithm: OutputHash,
+        pass: impl FnOnce(&Arc<Mutex<TeeState>>) + Send + 'static,
+    ) -> Self {
+        let state = Arc::new(Mutex::new(TeeState {
+            hasher: Hasher::new(algorithm),
+            bytes: 0,
+        }));
         let (tx, done) = mpsc::channel();
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
@@ -80,12 +120,12 @@ impl Tee {
 
     /// Copies `from` (a pty's master: no splice, and EIO once the last slave closed) into `to`
     /// with read and write, hashing everything.
-    pub fn start_copied<R, W>(from: R, to: W) -> Self
+    pub fn start_copied<R, W>(from: R, to: W, algorithm: OutputHash) -> Self
     where
         R: AsFd + Send + 'static,
         W: AsFd + Send + 'static,
     {
-        Self::spawn(move |shared| pass_copied(from, &to, shared))
+        Self::spawn(algorithm, move |shared| pass_copied(from, &to, shared))
     }
 
     /// Waits up to `deadline` for end of file and returns the hash of what passed so far.
@@ -99,7 +139,7 @@ impl Tee {
             }
         };
         TeeResult {
-            sha256: hex(&hasher.finalize()),
+            hash: hasher.finish(),
             bytes,
             complete,
         }
@@ -207,7 +247,7 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 of nothing: the hash recorded for a stream that was not captured.
-pub fn empty_sha256() -> String {
-    hex(&Sha256::digest([]))
+/// The digest of nothing: the hash recorded for a stream that was not captured.
+pub fn empty_hash(algorithm: OutputHash) -> String {
+    Hasher::new(algorithm).finish()
 }

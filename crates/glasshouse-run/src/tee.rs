@@ -4,7 +4,8 @@
 //! The bytes move in the kernel: `tee(2)` duplicates what waits in the command's pipe into a
 //! second pipe, then `splice(2)` moves it on to glasshouse's own stdout/stderr, and a hashing
 //! thread reads the duplicate. Where the destination takes no splice (a terminal, an append-only
-//! file) the chunk is read and written instead. When the destination fails (its reader went
+//! file) the chunk is read and written instead, and where `tee(2)` fails (a source that is not a
+//! pipe, a kernel short of memory) the rest of the stream is. When the destination fails (its reader went
 //! away), glasshouse stops reading and closes the command's pipe, so the command gets SIGPIPE
 //! or EPIPE on its next write, as it would without glasshouse.
 
@@ -92,8 +93,12 @@ impl Tee {
                         let shared = Arc::clone(shared);
                         std::thread::spawn(move || hash_all(&hash_r, &shared))
                     };
-                    pass_spliced(from, &to, hash_w);
+                    let copy_the_rest = pass_spliced(&from, &to, hash_w);
+                    // The hash has every teed byte before the copy adds more.
                     let _ = hashing.join();
+                    if copy_the_rest {
+                        pass_copied(from, &to, shared);
+                    }
                 }
                 Err(_) => pass_copied(from, &to, shared),
             }
@@ -146,34 +151,36 @@ impl Tee {
     }
 }
 
-/// tee into `hash_w`, then splice (or copy) the same bytes on to `to`. Returns at end of file
-/// or when `to` fails; `from` and `hash_w` are closed on return, which ends the hashing thread
-/// and, when `to` failed, gives the command its SIGPIPE.
-fn pass_spliced(from: impl AsFd, to: &impl AsFd, hash_w: OwnedFd) {
+/// tee into `hash_w`, then splice (or copy) the same bytes on to `to`. Returns false at end of
+/// file or when `to` fails; true when `tee(2)` itself failed (`from` is not a pipe, or the kernel
+/// is short of memory), with nothing of `from` consumed that was not passed on: the caller
+/// copies the rest. `hash_w` is closed on return, which ends the hashing thread; the caller
+/// closing `from` after a failed `to` gives the command its SIGPIPE.
+fn pass_spliced(from: &impl AsFd, to: &impl AsFd, hash_w: OwnedFd) -> bool {
     let mut splice_ok = true;
     let mut buf = Vec::new();
     loop {
-        let n = match rustix::pipe::tee(&from, &hash_w, CHUNK, SpliceFlags::empty()) {
-            Ok(0) => return,
+        let n = match rustix::pipe::tee(from, &hash_w, CHUNK, SpliceFlags::empty()) {
+            Ok(0) => return false,
             Ok(n) => n,
             Err(Errno::INTR) => continue,
-            Err(_) => return,
+            Err(_) => return true,
         };
         let mut left = n;
         while left > 0 && splice_ok {
-            match rustix::pipe::splice(&from, None, to, None, left, SpliceFlags::MORE) {
-                Ok(0) => return,
+            match rustix::pipe::splice(from, None, to, None, left, SpliceFlags::MORE) {
+                Ok(0) => return false,
                 Ok(m) => left -= m,
                 Err(Errno::INTR) => {}
                 // The destination takes no splice: copy from here on.
                 Err(Errno::INVAL) => splice_ok = false,
-                Err(_) => return,
+                Err(_) => return false,
             }
         }
         if left > 0 {
             buf.resize(left, 0);
-            if read_exact(&from, &mut buf).is_err() || write_all(to, &buf).is_err() {
-                return;
+            if read_exact(from, &mut buf).is_err() || write_all(to, &buf).is_err() {
+                return false;
             }
         }
     }
@@ -250,4 +257,39 @@ pub fn hex(bytes: &[u8]) -> String {
 /// The digest of nothing: the hash recorded for a stream that was not captured.
 pub fn empty_hash(algorithm: OutputHash) -> String {
     Hasher::new(algorithm).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    /// Everything `from` holds reaches `to` and the hash, read back from a temporary file.
+    fn pass_through(from: std::fs::File, algorithm: OutputHash) -> (TeeResult, Vec<u8>) {
+        let mut to = tempfile::tempfile().unwrap();
+        let result =
+            Tee::start(from, to.try_clone().unwrap(), algorithm).finish(Duration::from_secs(30));
+        let mut out = Vec::new();
+        std::io::Seek::rewind(&mut to).unwrap();
+        std::io::Read::read_to_end(&mut to, &mut out).unwrap();
+        (result, out)
+    }
+
+    #[test]
+    fn a_source_that_takes_no_tee_is_copied_whole() {
+        // tee(2) refuses a regular file: nothing is lost, the stream is copied instead.
+        let data: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        for algorithm in [OutputHash::Sha256, OutputHash::Blake3] {
+            let mut from = tempfile::tempfile().unwrap();
+            from.write_all(&data).unwrap();
+            std::io::Seek::rewind(&mut from).unwrap();
+            let (result, out) = pass_through(from, algorithm);
+            assert_eq!(out, data, "{algorithm:?}");
+            assert_eq!(result.bytes, data.len() as u64);
+            let mut expected = Hasher::new(algorithm);
+            expected.update(&data);
+            assert_eq!(result.hash, expected.finish());
+            assert!(result.complete);
+        }
+    }
 }

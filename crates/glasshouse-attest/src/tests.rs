@@ -69,7 +69,10 @@ fn blake3_outputs_are_subjects_keyed_blake3() {
     let subjects = payload(&env)["subject"].clone();
     assert_eq!(subjects[0]["digest"], json!({ "blake3": "c".repeat(64) }));
     assert_eq!(subjects[1]["digest"], json!({ "blake3": "d".repeat(64) }));
-    assert!(subjects[2]["digest"]["sha256"].is_string(), "the command stays SHA-256");
+    assert!(
+        subjects[2]["digest"]["sha256"].is_string(),
+        "the command stays SHA-256"
+    );
 }
 
 #[test]

@@ -84,11 +84,13 @@ impl Tee {
         W: AsFd + Send + 'static,
     {
         Self::spawn(algorithm, move |shared| {
-            // Larger pipes mean fewer steps; a refusal only costs speed.
-            let _ = rustix::pipe::fcntl_setpipe_size(&from, CHUNK);
+            // Larger pipes mean fewer steps and fewer wake-ups of the reader; the destination's
+            // too when it is a pipe (as `pv` does).
+            grow_pipe(&from);
+            grow_pipe(&to);
             match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
                 Ok((hash_r, hash_w)) => {
-                    let _ = rustix::pipe::fcntl_setpipe_size(&hash_w, CHUNK);
+                    grow_pipe(&hash_w);
                     let hashing = {
                         let shared = Arc::clone(shared);
                         std::thread::spawn(move || hash_all(&hash_r, &shared))
@@ -223,6 +225,14 @@ fn add(state: &Mutex<TeeState>, bytes: &[u8]) {
     };
     s.hasher.update(bytes);
     s.bytes += bytes.len() as u64;
+}
+
+/// Raises a pipe's capacity to [`CHUNK`], never lowering it. Not a pipe, or a refusal (a user's
+/// pipe-size limit): nothing changes, which only costs speed.
+fn grow_pipe(fd: &impl AsFd) {
+    if rustix::pipe::fcntl_getpipe_size(fd).is_ok_and(|size| size < CHUNK) {
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, CHUNK);
+    }
 }
 
 fn read_exact(from: &impl AsFd, mut buf: &mut [u8]) -> Result<(), Errno> {

@@ -127,6 +127,18 @@ fn the_command_sees_the_terminal_its_size_and_what_is_typed_and_the_output_is_ha
 
 #[test]
 fn stdout_and_stderr_on_one_terminal_share_one_hash() {
+    one_terminal_for_both(&[], sha256_hex);
+}
+
+#[test]
+fn the_terminal_copy_hashes_with_blake3_when_asked() {
+    one_terminal_for_both(&["--output-hash", "blake3"], |bytes| {
+        format!("blake3:{}", blake3::hash(bytes).to_hex())
+    });
+}
+
+/// glasshouse's stdout and stderr on one terminal: one pty carries both, hashed by `digest`.
+fn one_terminal_for_both(flags: &[&str], digest: fn(&[u8]) -> String) {
     let dir = tempfile::tempdir().unwrap();
     let (master, slave) = open_pty();
     // A raw terminal: the bytes read here are exactly the ones glasshouse wrote.
@@ -139,17 +151,10 @@ fn stdout_and_stderr_on_one_terminal_share_one_hash() {
     }
     let script = "[ -t 0 ] || echo stdin-not-a-terminal; [ -t 1 ] && [ -t 2 ] && echo both-terminals; echo to-stderr >&2; echo to-stdout";
     let mut cmd = glasshouse(dir.path());
-    cmd.args([
-        "run",
-        "--profile",
-        "host",
-        "--quiet",
-        "--",
-        "sh",
-        "-c",
-        script,
-    ])
-    .stdin(Stdio::null());
+    cmd.args(["run", "--profile", "host", "--quiet"])
+        .args(flags)
+        .args(["--", "sh", "-c", script])
+        .stdin(Stdio::null());
     on_terminal(&mut cmd, slave, &[1, 2]);
     let (seen, reader) = read_master(master);
     let mut child = cmd.spawn().unwrap();
@@ -173,9 +178,9 @@ fn stdout_and_stderr_on_one_terminal_share_one_hash() {
         serde_json::json!(["stdout", "stderr"])
     );
     assert_eq!(artifacts["stderr_in_stdout"], true);
-    assert_eq!(artifacts["stdout_hash"], sha256_hex(&bytes));
+    assert_eq!(artifacts["stdout_hash"], digest(&bytes));
     assert_eq!(artifacts["stdout_bytes"], bytes.len());
-    assert_eq!(artifacts["stderr_hash"], sha256_hex(b""));
+    assert_eq!(artifacts["stderr_hash"], digest(b""));
     assert_eq!(artifacts["stderr_bytes"], 0);
     assert_eq!(terminal_paths(&receipt), Vec::<String>::new());
 }

@@ -296,3 +296,50 @@ fn a_plain_run_as_another_user_cannot_type_into_the_callers_terminal() {
         "tty:ENXIO stdin:EPERM\n"
     );
 }
+
+/// Under sudo, the files a user names for glasshouse to read (`--policy`, `--redaction-rules`,
+/// and `policy check`'s policy) are read with that user's rights: a root-only file is refused
+/// with an error that shows none of it (a parse error would quote its first line), and the
+/// command does not run. The same file made readable is read (and fails to parse: it is no TOML).
+#[test]
+fn files_named_under_sudo_are_read_with_the_invoking_users_rights() {
+    let dir = open_dir();
+    let secret = dir.path().join("root-only.toml");
+    std::fs::write(&secret, "root-secret-line: not toml\n").unwrap();
+    let ran = dir.path().join("ran");
+    let run = ["run", "--profile", "host", "--receipt", "r.json"];
+    let command = ["--", "touch", "ran"];
+    let cases: [(Vec<&str>, &str, &[&str], i32); 3] = [
+        (run.to_vec(), "--policy", &command, 125),
+        (run.to_vec(), "--redaction-rules", &command, 125),
+        (vec!["policy", "check"], "--policy", &["r.json"], 2),
+    ];
+    for (mode, readable) in [(0o600, false), (0o644, true)] {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(mode)).unwrap();
+        for (before, flag, after, code) in &cases {
+            let out = glasshouse(dir.path())
+                .args(before)
+                .arg(flag)
+                .arg(&secret)
+                .args(*after)
+                .env("SUDO_UID", NOBODY.to_string())
+                .env("SUDO_GID", NOBODY.to_string())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let what = format!("{before:?} {flag}, mode {mode:o}");
+            assert_eq!(out.status.code(), Some(*code), "{what}: {stderr}");
+            // Read: it fails to parse. Not read: the refusal names the user, and nothing of it.
+            assert_eq!(stderr.contains("TOML"), readable, "{what}: {stderr}");
+            assert_eq!(
+                stderr.contains("as uid 65534"),
+                !readable,
+                "{what}: {stderr}"
+            );
+            if !readable {
+                assert!(!stderr.contains("root-secret-line"), "{what}: {stderr}");
+            }
+            assert!(!ran.exists(), "{what}: the command ran");
+        }
+    }
+}

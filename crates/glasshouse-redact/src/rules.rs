@@ -194,12 +194,22 @@ impl Rules {
 
     /// The built-in rules plus those of a TOML rules file.
     pub fn from_file(path: &Path) -> Result<Self, RedactError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| RedactError::Io {
+        let text = std::fs::read(path).map_err(|cause| RedactError::Io {
             action: "cannot read redaction rules",
             path: path.to_owned(),
             cause,
         })?;
-        Self::from_toml(&text).map_err(|e| match e {
+        Self::from_file_bytes(path, &text)
+    }
+
+    /// The built-in rules plus those of the rules file at `path`, already read as `bytes` (by a
+    /// caller that reads it with another user's rights); errors name `path`.
+    pub fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<Self, RedactError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| RedactError::Rules {
+            path: Some(path.to_owned()),
+            message: format!("not UTF-8 text: {e}"),
+        })?;
+        Self::from_toml(text).map_err(|e| match e {
             RedactError::Rules { message, .. } => RedactError::Rules {
                 path: Some(path.to_owned()),
                 message,

@@ -2,7 +2,7 @@
 //! and the policy stage's compiled policy, loaded here so that a bad one stops the run early.
 
 use crate::{RunError, RunPlan};
-use glasshouse_backend::ExecutionBackend;
+use glasshouse_backend::{Credentials, ExecutionBackend};
 use glasshouse_policy::Policy;
 use glasshouse_receipt::{Provenance, Receipt};
 use std::path::Path;
@@ -47,10 +47,11 @@ pub(crate) struct Checked {
 /// the write stage could not use, a policy that does not load.
 pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     crate::enforce::check_flags(plan)?;
+    let user = crate::user::resolve(plan.user.as_deref())?;
     let policy = plan
         .policy
         .as_deref()
-        .map(LoadedPolicy::load)
+        .map(|path| LoadedPolicy::load(path, user.invoker.as_ref()))
         .transpose()
         .map_err(RunError::Refused)?;
     let (sandbox, enforcement) = match (&policy, plan.enforce) {
@@ -83,7 +84,6 @@ pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
     if plan.command.is_empty() {
         return Err(RunError::Refused("no command given".to_owned()));
     }
-    let user = crate::user::resolve(plan.user.as_deref())?;
     crate::write::check_target(&plan.receipt_path)?;
     let dirs = crate::write::Dirs::open(&plan.receipt_path, user.receipt_owner)?;
     Ok(Checked {
@@ -103,10 +103,16 @@ pub struct LoadedPolicy {
 }
 
 impl LoadedPolicy {
-    /// Reads and compiles the policy at `path`. Errors read `PATH:LINE:COLUMN: problem`.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
+    /// Reads (as `reader` may, see [`crate::access::read_as`]) and compiles the policy at `path`.
+    /// Errors read `PATH:LINE:COLUMN: problem`.
+    pub fn load(path: &Path, reader: Option<&Credentials>) -> Result<Self, String> {
+        let bytes = crate::access::read_as(path, reader).map_err(|e| {
+            format!(
+                "cannot read policy {}{}: {e}",
+                path.display(),
+                crate::access::as_whom(reader)
+            )
+        })?;
         let policy =
             Policy::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
         Ok(Self { policy })

@@ -22,8 +22,12 @@ pub struct RunUser {
     pub command: Credentials,
     /// Whether the backend must switch to it (false when it is glasshouse's own user).
     pub switch: bool,
-    /// The uid and gid that get the receipt and its attachments (`None`: glasshouse's own).
+    /// The uid and gid that get the receipt and its attachments (`None`: glasshouse's own):
+    /// the invoking user's.
     pub receipt_owner: Option<(u32, u32)>,
+    /// Under sudo, the invoking user (the one sudo names), whose rights glasshouse reads the
+    /// files they name with (see [`crate::access::read_as`]).
+    pub invoker: Option<Credentials>,
     /// How the user was chosen (`caller`, `sudo`, `--user`), for the receipt.
     pub source: &'static str,
 }
@@ -179,22 +183,21 @@ pub fn resolve(requested: Option<&str>) -> Result<RunUser, RunError> {
             command: own,
             switch: false,
             receipt_owner: None,
+            invoker: None,
             source: "caller",
         });
     }
-    let receipt_owner = match invoker {
-        Some(uid) => Some((uid, sudo_user(uid)?.gid)),
-        None => None,
-    };
-    let (command, source) = match (requested, invoker) {
+    let invoker = invoker.map(sudo_user).transpose()?;
+    let (command, source) = match (requested, &invoker) {
         (Some(spec), _) => (chosen(spec)?, "--user"),
-        (None, Some(uid)) => (sudo_user(uid)?, "sudo"),
+        (None, Some(user)) => (user.clone(), "sudo"),
         (None, None) => (own()?, "caller"),
     };
     Ok(RunUser {
         switch: source != "caller",
         command,
-        receipt_owner,
+        receipt_owner: invoker.as_ref().map(|u| (u.uid, u.gid)),
+        invoker,
         source,
     })
 }

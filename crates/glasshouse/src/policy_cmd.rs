@@ -2,8 +2,9 @@
 //! the judging.
 
 use anyhow::Context as _;
-use glasshouse_policy::{violation_line, Action, Context, Effect, Finding, Policy};
+use glasshouse_policy::{violation_line, Action, Context, Effect, Finding};
 use glasshouse_receipt::{OsText, Receipt, ReceiptError};
+use glasshouse_run::check::LoadedPolicy;
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -101,9 +102,9 @@ pub fn run(command: PolicyCommand) -> i32 {
 }
 
 fn check(args: &CheckArgs) -> anyhow::Result<i32> {
-    let loaded = LoadedPolicy::load(&args.policy)?;
+    let loaded = load_policy(&args.policy)?;
     let receipt = read_receipt(&args.receipt)?;
-    let verdict = loaded.policy.evaluate(&receipt);
+    let verdict = loaded.policy().evaluate(&receipt);
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&verdict)?)
@@ -132,14 +133,14 @@ fn check(args: &CheckArgs) -> anyhow::Result<i32> {
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
-    let loaded = LoadedPolicy::load(&args.policy)?;
+    let loaded = load_policy(&args.policy)?;
     let context = match &args.receipt {
         Some(path) => Context::from_receipt(&read_receipt(path)?),
         None => Context::default(),
     };
     let target = OsText::from(args.target.as_os_str());
     let explanation = loaded
-        .policy
+        .policy()
         .explain(args.action, target.as_bytes(), &context);
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -174,18 +175,9 @@ fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
     })
 }
 
-/// A policy file read and compiled, ready to judge receipts.
-#[derive(Debug)]
-struct LoadedPolicy {
-    policy: Policy,
-}
-
-impl LoadedPolicy {
-    /// Reads and compiles the policy at `path`. Errors read `PATH:LINE:COLUMN: problem`.
-    fn load(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read policy {}", path.display()))?;
-        let policy = Policy::parse(&bytes, &path.display().to_string())?;
-        Ok(Self { policy })
-    }
+/// Reads and compiles the policy at `path`, with the invoking user's rights under sudo (as `run`
+/// reads it). Errors read `PATH:LINE:COLUMN: problem`.
+fn load_policy(path: &Path) -> anyhow::Result<LoadedPolicy> {
+    let user = glasshouse_run::user::resolve(None)?;
+    LoadedPolicy::load(path, user.invoker.as_ref()).map_err(anyhow::Error::msg)
 }

@@ -83,7 +83,19 @@ impl Protection {
         user: &glasshouse_run::user::RunUser,
     ) -> Result<Self, String> {
         let rules = match &args.redaction_rules {
-            Some(path) => Rules::from_file(path),
+            // Under sudo, with the invoking user's rights: root reads no file for them that
+            // they could not read (a parse error would show its first line).
+            Some(path) => {
+                let reader = user.invoker.as_ref();
+                let bytes = glasshouse_run::access::read_as(path, reader).map_err(|e| {
+                    format!(
+                        "cannot read redaction rules {}{}: {e}",
+                        path.display(),
+                        glasshouse_run::access::as_whom(reader)
+                    )
+                })?;
+                Rules::from_file_bytes(path, &bytes)
+            }
             None => Rules::builtin(),
         }
         .map_err(|e| e.to_string())?;

@@ -5,9 +5,9 @@
 //! second pipe, then `splice(2)` moves it on to glasshouse's own stdout/stderr, and a hashing
 //! thread reads the duplicate. Where the destination takes no splice (a terminal, an append-only
 //! file) the chunk is read and written instead, and where `tee(2)` fails (a source that is not a
-//! pipe, a kernel short of memory) the rest of the stream is. When the destination fails (its reader went
-//! away), glasshouse stops reading and closes the command's pipe, so the command gets SIGPIPE
-//! or EPIPE on its next write, as it would without glasshouse.
+//! pipe, a kernel short of memory) the rest of the stream is. When the destination fails (its
+//! reader went away), glasshouse stops reading and closes the command's pipe, so the command
+//! gets SIGPIPE or EPIPE on its next write, as it would without glasshouse.
 
 use glasshouse_receipt::OutputHash;
 use rustix::io::Errno;
@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Bytes moved per step, and the size asked for both pipes.
+/// Bytes moved per step, and the capacity asked for the pipes on both sides and the hashing one.
 const CHUNK: usize = 1 << 20;
 
 /// A running digest of one of the algorithms of [`OutputHash`].

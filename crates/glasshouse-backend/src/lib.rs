@@ -16,7 +16,7 @@ pub use credentials::{Credentials, Login};
 pub use glasshouse_proxy::AddressPolicy;
 pub use namespace::{
     landlock_abi, AccessLimit, NamespaceBackend, NamespaceConfig, NetworkMode, SandboxError,
-    LANDLOCK_MIN_ABI,
+    LANDLOCK_MIN_ABI, MAX_PROXY_CONNECTIONS,
 };
 pub use process::ProcessBackend;
 pub use session::{Session, Terminal};

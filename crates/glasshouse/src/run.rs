@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// (refused by default, even for allowed names).
     #[arg(long)]
     proxy_allow_private: bool,
+    /// With --network proxy: the most connections the proxy serves at once (1 to 4096); one
+    /// more is answered 503 and recorded as denied [default: 128]
+    #[arg(long, value_name = "N")]
+    proxy_max_connections: Option<usize>,
     /// With --backend namespace: also make PATH writable (besides the working directory and
     /// a private /tmp); repeatable.
     #[arg(long = "rw", value_name = "PATH")]
@@ -153,6 +157,7 @@ fn sandbox_config(args: &RunArgs) -> Result<NamespaceConfig> {
     }
     sandbox.allow_hosts = args.allow_host.clone();
     sandbox.allow_internal = args.proxy_allow_private;
+    sandbox.proxy_max_connections = args.proxy_max_connections;
     sandbox.writable = args.rw.clone();
     sandbox.read_only = args.ro.clone();
     sandbox.hidden = args.hide.clone();

@@ -438,8 +438,71 @@ fn bad_flag_combinations_are_refused_before_anything_runs() {
             vec!["--backend", "namespace", "--proxy-allow-private"],
             "--proxy-allow-private needs --network proxy",
         ),
+        (
+            vec!["--backend", "namespace", "--proxy-max-connections", "4"],
+            "--proxy-max-connections needs --network proxy",
+        ),
+        (
+            vec![
+                "--backend",
+                "namespace",
+                "--network",
+                "proxy",
+                "--proxy-max-connections",
+                "0",
+            ],
+            "give 1 to 4096",
+        ),
     ];
     common::assert_refused_before_running(dir.path(), &cases);
+}
+
+/// `--proxy-max-connections 1`: while the command holds one connection to the proxy, a second
+/// is answered 503 and recorded as denied; once it lets go, the next one is served.
+#[test]
+fn the_proxy_serves_at_most_the_connections_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, server) = http_server(1, "served");
+    // bash's /dev/tcp holds a connection open; the proxy counts it from its accept.
+    let script = format!(
+        r#"hostport=${{HTTP_PROXY#http://}}
+bash -c 'exec 3<>/dev/tcp/${{0%:*}}/${{0##*:}}; sleep 0.5
+  curl -sS -o /dev/null -w "second=%{{http_code}}\n" http://localhost:{port}/' "$hostport"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  code=$(curl -s -o /dev/null -w '%{{http_code}}' http://localhost:{port}/)
+  [ "$code" = 200 ] && break
+  sleep 0.2
+done
+echo third=$code"#
+    );
+    let (out, r) = run_ns(
+        dir.path(),
+        &[
+            "--network",
+            "proxy",
+            "--allow-host",
+            "localhost",
+            "--proxy-allow-private",
+            "--proxy-max-connections",
+            "1",
+        ],
+        &script,
+    );
+    let text = stdout(&out);
+    assert!(text.contains("second=503"), "{text}");
+    assert!(text.contains("third=200"), "{text}");
+    assert_eq!(server.join().unwrap(), ["GET / HTTP/1.1"]);
+    let proxied = r["network"]["proxied"].as_array().unwrap();
+    let refused: Vec<&Value> = proxied
+        .iter()
+        .filter(|p| {
+            p["reason"]
+                .as_str()
+                .is_some_and(|why| why.contains("at most 1 connections at once"))
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{proxied:#?}");
+    assert_eq!(refused[0]["decision"], "denied");
 }
 
 #[test]

@@ -22,7 +22,10 @@ use crate::{
     BackendError, BackendInfo, ChildControl, CommandSpec, ExecutionBackend, Isolation,
     SpawnedChild, Termination,
 };
-use glasshouse_proxy::{Allowlist, Forwarder, Proxy, ProxyConfig};
+use glasshouse_proxy::{Allowlist, Forwarder, Proxy, ProxyConfig, DEFAULT_MAX_CONNECTIONS};
+
+/// The most `--proxy-max-connections` takes.
+pub const MAX_PROXY_CONNECTIONS: usize = 4096;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +63,9 @@ pub struct NamespaceConfig {
     pub allow_hosts: Vec<String>,
     /// Let the proxy reach loopback, link-local and private addresses.
     pub allow_internal: bool,
+    /// The most connections the proxy serves at once (`None`: [`DEFAULT_MAX_CONNECTIONS`]);
+    /// from 1 to [`MAX_PROXY_CONNECTIONS`].
+    pub proxy_max_connections: Option<usize>,
     /// More writable paths (besides the working directory and the private `/tmp`).
     pub writable: Vec<PathBuf>,
     /// Paths made read-only (inside a writable one, say).
@@ -142,6 +148,7 @@ impl NamespaceConfig {
         self.network == NetworkMode::None
             && self.allow_hosts.is_empty()
             && !self.allow_internal
+            && self.proxy_max_connections.is_none()
             && self.writable.is_empty()
             && self.read_only.is_empty()
             && self.hidden.is_empty()
@@ -157,6 +164,19 @@ impl NamespaceConfig {
                 "--allow-host needs --network proxy (the network is {}); add --network proxy",
                 self.network.name()
             )));
+        }
+        if let Some(n) = self.proxy_max_connections {
+            if self.network != NetworkMode::Proxy {
+                return Err(invalid(format!(
+                    "--proxy-max-connections needs --network proxy (the network is {}); add --network proxy",
+                    self.network.name()
+                )));
+            }
+            if !(1..=MAX_PROXY_CONNECTIONS).contains(&n) {
+                return Err(invalid(format!(
+                    "--proxy-max-connections {n} is out of range: give 1 to {MAX_PROXY_CONNECTIONS} (each connection is served on a thread of its own)"
+                )));
+            }
         }
         let allow = Allowlist::parse(&self.allow_hosts)?;
         let resolve = |flag: &str, list: &[PathBuf]| -> Result<Vec<PathBuf>, SandboxError> {
@@ -207,6 +227,9 @@ impl NamespaceConfig {
             network: self.network,
             allow,
             allow_internal: self.allow_internal,
+            max_connections: self
+                .proxy_max_connections
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             writable,
             read_only,
             hidden,
@@ -223,6 +246,7 @@ pub struct ResolvedConfig {
     network: NetworkMode,
     allow: Allowlist,
     allow_internal: bool,
+    max_connections: usize,
     writable: Vec<PathBuf>,
     read_only: Vec<PathBuf>,
     hidden: Vec<PathBuf>,
@@ -299,6 +323,7 @@ impl NamespaceBackend {
         }
         let mut proxy_config = ProxyConfig::new(self.config.allow.clone());
         proxy_config.allow_internal = self.config.allow_internal;
+        proxy_config.max_connections = self.config.max_connections;
         proxy_config.address_policy = self.config.address_policy.clone();
         let proxy = Proxy::start(&dir.path().join("proxy.sock"), proxy_config)?;
         let path = dir.path().to_owned();

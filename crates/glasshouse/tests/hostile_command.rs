@@ -47,12 +47,7 @@ fn the_command_cannot_redirect_the_receipt_into_a_directory_it_cannot_write() {
     std::fs::create_dir(&root_only).unwrap();
     std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o755)).unwrap();
     let key = dir.path().join("ci.key");
-    let keygen = glasshouse(dir.path())
-        .args(["keygen", "--key"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{keygen:?}");
+    common::keygen(dir.path(), &key);
 
     let script = format!(
         "test -w {root} && exit 9; mv {out} {moved} && ln -s {root} {out}",
@@ -206,12 +201,7 @@ fn a_receipt_directory_planted_by_an_earlier_command_is_refused() {
 fn a_signing_key_the_command_could_read_is_refused() {
     let dir = open_dir();
     let key = dir.path().join("ci.key");
-    let keygen = glasshouse(dir.path())
-        .args(["keygen", "--key"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{keygen:?}");
+    common::keygen(dir.path(), &key);
     let marker = dir.path().join("ran");
     let run = || {
         glasshouse(dir.path())

@@ -158,12 +158,7 @@ fn under_sudo_the_command_runs_as_the_invoking_user_and_the_receipt_is_theirs() 
     let home = dir.path().join("home");
     let user = TestUser::create("a", &home);
     let key = dir.path().join("ci.key");
-    let keygen = glasshouse(dir.path())
-        .args(["keygen", "--key"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{keygen:?}");
+    common::keygen(dir.path(), &key);
     let out = run(
         dir.path(),
         Some((user.uid, user.gid)),

@@ -1036,6 +1036,16 @@ pub fn wait_for_output(seen: &std::sync::Mutex<Vec<u8>>, text: &str, deadline: D
     }
 }
 
+/// `glasshouse keygen --key KEY`, run in `dir`; it must succeed.
+pub fn keygen(dir: &Path, key: &Path) {
+    let out = glasshouse(dir)
+        .args(["keygen", "--key"])
+        .arg(key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "keygen {}: {out:?}", key.display());
+}
+
 /// Each of `cases` (arguments of `run --profile host`, and what stderr must say) is refused with
 /// exit 125 before the command (`touch ran`, in `dir`) runs.
 pub fn assert_refused_before_running(dir: &Path, cases: &[(Vec<&str>, &str)]) {

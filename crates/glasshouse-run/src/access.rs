@@ -1,7 +1,7 @@
-//! What another user may do with a file: asked of the kernel on a thread of its own whose
-//! file-system ids and groups are that user's, so that nothing else of glasshouse (root) ever
-//! runs with them. Used where root acts for the user: the receipt's directory, the signing key,
-//! the policy and redaction rules a user names under sudo.
+//! What another user may do with a file: asked of the kernel, or done, on a thread of its own
+//! that has become that user (ids, groups, no capability), so that nothing else of glasshouse
+//! (root) ever runs as them. Used where root acts for the user: the receipt's directory, the
+//! signing key, the policy and redaction rules a user names under sudo.
 
 use glasshouse_backend::Credentials;
 use std::ffi::CString;
@@ -14,8 +14,7 @@ pub const WRITE: i32 = libc::W_OK | libc::X_OK;
 /// Read a file.
 pub const READ: i32 = libc::R_OK;
 
-/// Whether the user `uid`/`gid` with `groups` (none given: glasshouse's own, which errs towards
-/// "allowed") may do `mode` ([`READ`], [`WRITE`]) to `path` relative to `dir`, or to `dir` itself
+/// Whether the user `uid`/`gid` with exactly `groups` may do `mode` ([`READ`], [`WRITE`]) to `path` relative to `dir`, or to `dir` itself
 /// when `path` is `None`. Any failure to ask counts as allowed for [`READ`] (the caller refuses
 /// what a user could read) and as refused for [`WRITE`].
 pub fn allowed(
@@ -45,41 +44,63 @@ pub fn allowed(
     .unwrap_or(failed)
 }
 
-/// Reads the file at `path` as `reader` would (its ids and groups decide whether it may be
-/// opened, through every directory and symlink of the path, in one open), or as glasshouse when
-/// `reader` is `None` or root. Used for the files a user names under sudo (`--policy`,
-/// `--redaction-rules`): root does not read for them what they could not read themselves.
+/// Largest file read for a user (a policy of 40,000 rules is about 4 MiB).
+const READ_LIMIT: u64 = 64 << 20;
+
+/// Reads the file at `path` as `reader` would (its ids, groups and no capability decide whether
+/// it may be opened, through every directory and symlink of the path, in one open, and what it
+/// shows), or as glasshouse when `reader` is `None` or root. Used for the files a user names
+/// under sudo (`--policy`, `--redaction-rules`): root does not read for them what they could not
+/// read themselves.
 pub fn read_as(path: &Path, reader: Option<&Credentials>) -> std::io::Result<Vec<u8>> {
     let Some(user) = reader.filter(|u| u.uid != 0) else {
         return std::fs::read(path);
     };
-    let opened = as_user(user.uid, user.gid, &user.groups, || {
-        Some(std::fs::File::open(path))
-    });
-    let mut file = opened.unwrap_or_else(|| {
+    as_user(user.uid, user.gid, &user.groups, || {
+        Some(read_limited(path))
+    })
+    .unwrap_or_else(|| {
         Err(std::io::Error::other(format!(
             "cannot take the ids of uid {} to open it",
             user.uid
         )))
-    })?;
+    })
+}
+
+/// [`read_as`], its error as a sentence naming `what` was read, the path and, under sudo, the
+/// user it was read as.
+pub fn read_for(what: &str, path: &Path, reader: Option<&Credentials>) -> Result<Vec<u8>, String> {
+    read_as(path, reader).map_err(|e| {
+        let whom = match reader {
+            Some(user) if user.uid != 0 => format!(
+                " as uid {}, the user who started glasshouse through sudo (glasshouse reads the files that user names with that user's rights; name one they can read, or, in a root shell opened with sudo -i, unset SUDO_UID and SUDO_GID)",
+                user.uid
+            ),
+            _ => String::new(),
+        };
+        format!("cannot read {what} {}{whom}: {e}", path.display())
+    })
+}
+
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    std::fs::File::open(path)?
+        .take(READ_LIMIT + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} MiB",
+            READ_LIMIT >> 20
+        )));
+    }
     Ok(bytes)
 }
 
-/// How an error reading a file for `reader` names the reader: empty for glasshouse itself.
-pub fn as_whom(reader: Option<&Credentials>) -> String {
-    match reader {
-        Some(user) if user.uid != 0 => format!(
-            " as uid {}, the user who started glasshouse through sudo (glasshouse reads the files that user names with that user's rights; name one they can read)",
-            user.uid
-        ),
-        _ => String::new(),
-    }
-}
-
-/// Runs `f` on a thread of its own whose file-system ids are `uid`/`gid` and whose groups are
-/// `groups` (unchanged when empty). `None` when the ids could not be taken, or `f` said so.
+/// Runs `f` on a thread of its own that has become the user `uid`/`gid` with exactly `groups`:
+/// real, effective, saved and file-system ids, and (for a user other than root) no capability
+/// at all, so that nothing root could see beyond the permission bits shows either. `None` when
+/// the thread could not become that user, or `f` said so.
 fn as_user<T: Send>(
     uid: u32,
     gid: u32,
@@ -88,20 +109,17 @@ fn as_user<T: Send>(
 ) -> Option<T> {
     std::thread::scope(|s| {
         s.spawn(|| {
-            // SAFETY: raw per-thread system calls on plain integers and a slice that outlives
-            // them; the thread ends right after `f`, so its changed ids go with it (the C
-            // library's wrappers would change every thread's).
-            let taken = unsafe {
-                (groups.is_empty()
-                    || libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0)
-                    && {
-                        libc::syscall(libc::SYS_setfsgid, gid);
-                        libc::syscall(libc::SYS_setfsuid, uid);
-                        libc::syscall(libc::SYS_setfsuid, uid) == i64::from(uid)
-                            && libc::syscall(libc::SYS_setfsgid, gid) == i64::from(gid)
-                    }
+            // SAFETY: raw per-thread system calls on plain integers, a slice and two structs
+            // on the stack that outlive them; the thread ends right after `f`, so what it gave
+            // up goes with it (the C library's wrappers would change every thread of
+            // glasshouse).
+            let became = unsafe {
+                libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0
+                    && libc::syscall(libc::SYS_setresgid, gid, gid, gid) == 0
+                    && libc::syscall(libc::SYS_setresuid, uid, uid, uid) == 0
+                    && (uid == 0 || drop_capabilities())
             };
-            if taken {
+            if became {
                 f()
             } else {
                 None
@@ -111,4 +129,72 @@ fn as_user<T: Send>(
         .ok()
         .flatten()
     })
+}
+
+/// Empties this thread's capability sets (the kernel already did when its uids left root;
+/// this makes sure of it).
+///
+/// # Safety
+/// A raw capset(2) on this thread with structs of the kernel's version-3 layout.
+unsafe fn drop_capabilities() -> bool {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: the caller's: the header and the two data structs are valid for the call.
+    unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_user;
+
+    /// The thread that acts for a user has that user's ids and groups and no capability left;
+    /// the calling thread keeps its own.
+    #[test]
+    fn the_acting_thread_is_the_user_and_holds_no_capability() {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "this test switches users: run it as root"
+        );
+        let status = || std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let field = |text: &str, name: &str| -> String {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let theirs = as_user(65534, 65534, &[65534], || Some(status())).unwrap();
+        assert_eq!(field(&theirs, "Uid:"), "65534 65534 65534 65534");
+        assert_eq!(field(&theirs, "Gid:"), "65534 65534 65534 65534");
+        assert_eq!(field(&theirs, "Groups:"), "65534");
+        for set in ["CapInh:", "CapPrm:", "CapEff:", "CapAmb:"] {
+            assert_eq!(field(&theirs, set), "0000000000000000", "{set}\n{theirs}");
+        }
+        assert_eq!(
+            field(&status(), "Uid:"),
+            "0 0 0 0",
+            "the caller is still root"
+        );
+    }
 }

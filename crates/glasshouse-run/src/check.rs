@@ -85,7 +85,7 @@ pub(crate) fn check(plan: &RunPlan) -> Result<Checked, RunError> {
         return Err(RunError::Refused("no command given".to_owned()));
     }
     crate::write::check_target(&plan.receipt_path)?;
-    let dirs = crate::write::Dirs::open(&plan.receipt_path, user.receipt_owner)?;
+    let dirs = crate::write::Dirs::open(&plan.receipt_path, user.invoker.as_ref())?;
     Ok(Checked {
         backend,
         provenance,
@@ -106,13 +106,7 @@ impl LoadedPolicy {
     /// Reads (as `reader` may, see [`crate::access::read_as`]) and compiles the policy at `path`.
     /// Errors read `PATH:LINE:COLUMN: problem`.
     pub fn load(path: &Path, reader: Option<&Credentials>) -> Result<Self, String> {
-        let bytes = crate::access::read_as(path, reader).map_err(|e| {
-            format!(
-                "cannot read policy {}{}: {e}",
-                path.display(),
-                crate::access::as_whom(reader)
-            )
-        })?;
+        let bytes = crate::access::read_for("policy", path, reader)?;
         let policy =
             Policy::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
         Ok(Self { policy })

@@ -164,11 +164,19 @@ fn own() -> Result<Credentials, RunError> {
     ))
 }
 
+/// Under sudo (glasshouse is root and `SUDO_UID` is set): the invoking user, with whose rights
+/// the files they name are read; `None` otherwise.
+pub fn invoker() -> Result<Option<Credentials>, RunError> {
+    if !rustix::process::getuid().is_root() {
+        return Ok(None);
+    }
+    sudo_id("SUDO_UID")?.map(sudo_user).transpose()
+}
+
 /// Resolves who the command runs as (`requested`: the `--user` value) and who gets the
 /// receipt. Every problem is a refusal that names the fix.
 pub fn resolve(requested: Option<&str>) -> Result<RunUser, RunError> {
     let root = rustix::process::getuid().is_root();
-    let invoker = if root { sudo_id("SUDO_UID")? } else { None };
     if !root {
         let own = own()?;
         if let Some(spec) = requested {
@@ -187,7 +195,7 @@ pub fn resolve(requested: Option<&str>) -> Result<RunUser, RunError> {
             source: "caller",
         });
     }
-    let invoker = invoker.map(sudo_user).transpose()?;
+    let invoker = invoker()?;
     let (command, source) = match (requested, &invoker) {
         (Some(spec), _) => (chosen(spec)?, "--user"),
         (None, Some(user)) => (user.clone(), "sudo"),

@@ -129,22 +129,26 @@ pub(crate) struct Dirs {
 
 impl Dirs {
     /// Opens the directory of `path` (checked already) and the fallback directory. For another
-    /// user (`owner`: under sudo) the receipt's directory, as its path resolves now, must be one
-    /// that user may write: a command of an earlier run may have left a symlink to a directory
-    /// of root's where the user expects one of theirs.
-    pub(crate) fn open(path: &Path, owner: Option<(u32, u32)>) -> Result<Self, RunError> {
+    /// user (`owner`, with their groups: under sudo) the receipt's directory, as its path
+    /// resolves now, must be one that user may write: a command of an earlier run may have left
+    /// a symlink to a directory of root's where the user expects one of theirs.
+    pub(crate) fn open(
+        path: &Path,
+        owner: Option<&glasshouse_backend::Credentials>,
+    ) -> Result<Self, RunError> {
         let receipt = if is_stdout(path) {
             None
         } else {
             let (dir, name) = HeldDir::of_file(path)
                 .map_err(|e| RunError::Refused(format!("{e}; choose another --receipt path")))?;
-            if let Some((uid, gid)) = owner.filter(|(uid, _)| *uid != 0) {
+            if let Some(user) = owner.filter(|u| u.uid != 0) {
+                let uid = user.uid;
                 if !crate::access::allowed(
                     Some(std::os::fd::AsFd::as_fd(&dir)),
                     None,
                     uid,
-                    gid,
-                    &[],
+                    user.gid,
+                    &user.groups,
                     crate::access::WRITE,
                 ) {
                     return Err(RunError::Refused(format!(

@@ -178,6 +178,6 @@ fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
 /// Reads and compiles the policy at `path`, with the invoking user's rights under sudo (as `run`
 /// reads it). Errors read `PATH:LINE:COLUMN: problem`.
 fn load_policy(path: &Path) -> anyhow::Result<LoadedPolicy> {
-    let user = glasshouse_run::user::resolve(None)?;
-    LoadedPolicy::load(path, user.invoker.as_ref()).map_err(anyhow::Error::msg)
+    let invoker = glasshouse_run::user::invoker()?;
+    LoadedPolicy::load(path, invoker.as_ref()).map_err(anyhow::Error::msg)
 }

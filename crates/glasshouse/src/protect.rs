@@ -8,7 +8,7 @@ use glasshouse_redact::{RedactionKey, Redactor, Rules};
 use glasshouse_run::{Attachment, HookError, Hooks};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Options of the redact and sign stages.
@@ -87,20 +87,17 @@ impl Protection {
             // they could not read (a parse error would show its first line).
             Some(path) => {
                 let reader = user.invoker.as_ref();
-                let bytes = glasshouse_run::access::read_as(path, reader).map_err(|e| {
-                    format!(
-                        "cannot read redaction rules {}{}: {e}",
-                        path.display(),
-                        glasshouse_run::access::as_whom(reader)
-                    )
-                })?;
+                let bytes = glasshouse_run::access::read_for("redaction rules", path, reader)?;
                 Rules::from_file_bytes(path, &bytes)
             }
             None => Rules::builtin(),
         }
         .map_err(|e| e.to_string())?;
         let key_path = match &args.redaction_key {
-            Some(p) => p.clone(),
+            Some(p) => {
+                refuse_key_made_where_the_user_could_not(p, user)?;
+                p.clone()
+            }
             None => RedactionKey::default_path().map_err(|e| e.to_string())?,
         };
         let key = RedactionKey::load_or_create(&key_path)
@@ -143,6 +140,41 @@ impl Protection {
     pub fn line(&self, text: &str) -> String {
         String::from_utf8_lossy(&self.redactor.redact_text(text.as_bytes()).bytes).into_owned()
     }
+}
+
+/// A redaction key named under sudo that does not exist yet would be made by root (with its
+/// directories): only where the invoking user could make it themselves, so that naming a key
+/// cannot make root create files elsewhere. An existing key is read as root (it is never shown).
+fn refuse_key_made_where_the_user_could_not(
+    path: &Path,
+    user: &glasshouse_run::user::RunUser,
+) -> Result<(), String> {
+    let Some(invoker) = user.invoker.as_ref().filter(|u| u.uid != 0) else {
+        return Ok(());
+    };
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let (uid, gid, groups) = (invoker.uid, invoker.gid, &invoker.groups);
+    if glasshouse_run::access::allowed(
+        None,
+        Some(dir),
+        uid,
+        gid,
+        groups,
+        glasshouse_run::access::WRITE,
+    ) {
+        return Ok(());
+    }
+    Err(format!(
+        "redaction key {} does not exist, and its directory {} is not one uid {uid}, the user who started glasshouse through sudo, can write: glasshouse (root) makes keys only where that user could; create the directory as that user, or choose another --redaction-key",
+        path.display(),
+        dir.display()
+    ))
 }
 
 /// A signing key the command's user can read could leave with the command, which could then

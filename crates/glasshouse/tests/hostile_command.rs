@@ -304,7 +304,8 @@ fn files_named_under_sudo_are_read_with_the_invoking_users_rights() {
         (run.to_vec(), "--redaction-rules", &command, 125),
         (vec!["policy", "check"], "--policy", &["r.json"], 2),
     ];
-    for (mode, readable) in [(0o600, false), (0o644, true)] {
+    // 0640 root:root: readable only with root's groups, which the reading thread must not keep.
+    for (mode, readable) in [(0o600, false), (0o640, false), (0o644, true)] {
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(mode)).unwrap();
         for (before, flag, after, code) in &cases {
             let out = glasshouse(dir.path())
@@ -332,4 +333,42 @@ fn files_named_under_sudo_are_read_with_the_invoking_users_rights() {
             assert!(!ran.exists(), "{what}: the command ran");
         }
     }
+}
+
+/// Under sudo, a `--redaction-key` that does not exist is made by root only where the invoking
+/// user could make it: naming one in a directory of root's is refused before anything runs and
+/// creates nothing; in a directory of the user's it is made (mode 0600) and the run goes on.
+#[test]
+fn a_redaction_key_is_made_only_where_the_invoking_user_could_make_it() {
+    let dir = open_dir();
+    let roots = dir.path().join("roots");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |key: &Path| {
+        glasshouse(dir.path())
+            .args(["run", "--profile", "host", "--quiet", "--receipt", "r.json"])
+            .arg("--redaction-key")
+            .arg(key)
+            .args(["--", "touch", "ran"])
+            .env("SUDO_UID", NOBODY.to_string())
+            .env("SUDO_GID", NOBODY.to_string())
+            .output()
+            .unwrap()
+    };
+    for key in [roots.join("new.key"), roots.join("sub/dir/new.key")] {
+        let out = run(&key);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{}: {stderr}", key.display());
+        assert!(stderr.contains("uid 65534"), "{stderr}");
+        assert_eq!(names_in(&roots), Vec::<String>::new(), "{stderr}");
+        assert!(!dir.path().join("ran").exists());
+    }
+    let theirs = dir.path().join("mine.key");
+    let out = run(&theirs);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::metadata(&theirs).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(dir.path().join("ran").exists());
 }

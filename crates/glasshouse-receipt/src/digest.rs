@@ -34,16 +34,80 @@ impl OutputHash {
         }
     }
 
-    /// Splits a receipt's `stdout_hash`/`stderr_hash` into the algorithm's name and the hex:
-    /// a value without a prefix is SHA-256.
+    /// Splits a receipt's `stdout_hash`/`stderr_hash` into the algorithm's name and the hex. A
+    /// value without the prefix of an algorithm this crate knows is SHA-256, whole (so a value
+    /// no glasshouse wrote cannot invent an algorithm).
     pub fn split(value: &str) -> (&str, &str) {
-        value.split_once(':').unwrap_or(("sha256", value))
+        match value.split_once(':') {
+            Some((name, hex)) if name == Self::Blake3.name() => (name, hex),
+            _ => (Self::Sha256.name(), value),
+        }
+    }
+}
+
+/// A running digest of the command's output, of one of the algorithms of [`OutputHash`].
+#[derive(Clone)]
+pub struct OutputHasher(Running);
+
+#[derive(Clone)]
+enum Running {
+    Sha256(sha2::Sha256),
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl OutputHasher {
+    /// A digest of nothing yet.
+    pub fn new(algorithm: OutputHash) -> Self {
+        use sha2::Digest as _;
+        Self(match algorithm {
+            OutputHash::Sha256 => Running::Sha256(sha2::Sha256::new()),
+            OutputHash::Blake3 => Running::Blake3(Box::default()),
+        })
+    }
+
+    /// Adds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        use sha2::Digest as _;
+        match &mut self.0 {
+            Running::Sha256(h) => h.update(bytes),
+            Running::Blake3(h) => {
+                h.update(bytes);
+            }
+        }
+    }
+
+    /// The digest in the receipt's form (see [`OutputHash::receipt_value`]).
+    pub fn finish(self) -> String {
+        use sha2::Digest as _;
+        match self.0 {
+            Running::Sha256(h) => OutputHash::Sha256.receipt_value(&hex::encode(h.finalize())),
+            Running::Blake3(h) => OutputHash::Blake3.receipt_value(h.finalize().to_hex().as_str()),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::OutputHash;
+    use super::{OutputHash, OutputHasher};
+
+    #[test]
+    fn digests_of_nothing_and_abc_are_the_published_ones() {
+        let digest = |algorithm, bytes: &[u8]| {
+            let mut h = OutputHasher::new(algorithm);
+            h.update(bytes);
+            h.finish()
+        };
+        let sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(digest(OutputHash::Sha256, b"abc"), sha256);
+        let blake3 = "blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+        assert_eq!(digest(OutputHash::Blake3, b""), blake3);
+    }
+
+    #[test]
+    fn an_unknown_prefix_is_no_algorithm() {
+        let forged = format!("md5:{}", "ab".repeat(16));
+        assert_eq!(OutputHash::split(&forged), ("sha256", forged.as_str()));
+    }
 
     #[test]
     fn sha256_stays_bare_hex_and_blake3_is_prefixed() {

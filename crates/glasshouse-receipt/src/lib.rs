@@ -16,7 +16,7 @@ mod text;
 mod user;
 
 pub use atomic::{HeldDir, TEMP_NAME_LEN};
-pub use digest::OutputHash;
+pub use digest::{OutputHash, OutputHasher};
 pub use enforcement::{EnforcedRule, Enforcement, Matches};
 pub use model::*;
 pub use text::OsText;

@@ -9,53 +9,22 @@
 //! reader went away), glasshouse stops reading and closes the command's pipe, so the command
 //! gets SIGPIPE or EPIPE on its next write, as it would without glasshouse.
 
-use glasshouse_receipt::OutputHash;
+use glasshouse_receipt::{OutputHash, OutputHasher};
 use rustix::io::Errno;
 use rustix::pipe::SpliceFlags;
-use sha2::{Digest as _, Sha256};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// tee(2) from the first pipe into the second, at most [`CHUNK`] bytes.
+type TeeFn = fn(BorrowedFd<'_>, BorrowedFd<'_>) -> Result<usize, Errno>;
+
 /// Bytes moved per step, and the capacity asked for the pipes on both sides and the hashing one.
 const CHUNK: usize = 1 << 20;
 
-/// A running digest of one of the algorithms of [`OutputHash`].
-#[derive(Clone)]
-enum Hasher {
-    Sha256(Sha256),
-    Blake3(Box<blake3::Hasher>),
-}
-
-impl Hasher {
-    fn new(algorithm: OutputHash) -> Self {
-        match algorithm {
-            OutputHash::Blake3 => Self::Blake3(Box::default()),
-            _ => Self::Sha256(Sha256::new()),
-        }
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Self::Sha256(h) => h.update(bytes),
-            Self::Blake3(h) => {
-                h.update(bytes);
-            }
-        }
-    }
-
-    /// The digest in the receipt's form (see [`OutputHash::receipt_value`]).
-    fn finish(self) -> String {
-        match self {
-            Self::Sha256(h) => OutputHash::Sha256.receipt_value(&hex(&h.finalize())),
-            Self::Blake3(h) => OutputHash::Blake3.receipt_value(h.finalize().to_hex().as_str()),
-        }
-    }
-}
-
 struct TeeState {
-    hasher: Hasher,
+    hasher: OutputHasher,
     bytes: u64,
 }
 
@@ -83,6 +52,17 @@ impl Tee {
         R: AsFd + Send + 'static,
         W: AsFd + Send + 'static,
     {
+        Self::start_with(from, to, algorithm, |from, hash_w| {
+            rustix::pipe::tee(from, hash_w, CHUNK, SpliceFlags::empty())
+        })
+    }
+
+    /// [`Tee::start`] with `tee` for tee(2) (tests make it fail part-way).
+    fn start_with<R, W>(from: R, to: W, algorithm: OutputHash, tee: TeeFn) -> Self
+    where
+        R: AsFd + Send + 'static,
+        W: AsFd + Send + 'static,
+    {
         Self::spawn(algorithm, move |shared| {
             // Larger pipes mean fewer steps and fewer wake-ups of the reader; the destination's
             // too when it is a pipe (as `pv` does).
@@ -95,7 +75,7 @@ impl Tee {
                         let shared = Arc::clone(shared);
                         std::thread::spawn(move || hash_all(&hash_r, &shared))
                     };
-                    let copy_the_rest = pass_spliced(&from, &to, hash_w);
+                    let copy_the_rest = pass_spliced(&from, &to, hash_w, tee);
                     // The hash has every teed byte before the copy adds more.
                     let _ = hashing.join();
                     if copy_the_rest {
@@ -113,7 +93,7 @@ impl Tee {
         pass: impl FnOnce(&Arc<Mutex<TeeState>>) + Send + 'static,
     ) -> Self {
         let state = Arc::new(Mutex::new(TeeState {
-            hasher: Hasher::new(algorithm),
+            hasher: OutputHasher::new(algorithm),
             bytes: 0,
         }));
         let (tx, done) = mpsc::channel();
@@ -158,11 +138,11 @@ impl Tee {
 /// is short of memory), with nothing of `from` consumed that was not passed on: the caller
 /// copies the rest. `hash_w` is closed on return, which ends the hashing thread; the caller
 /// closing `from` after a failed `to` gives the command its SIGPIPE.
-fn pass_spliced(from: &impl AsFd, to: &impl AsFd, hash_w: OwnedFd) -> bool {
+fn pass_spliced(from: &impl AsFd, to: &impl AsFd, hash_w: OwnedFd, tee: TeeFn) -> bool {
     let mut splice_ok = true;
     let mut buf = Vec::new();
     loop {
-        let n = match rustix::pipe::tee(from, &hash_w, CHUNK, SpliceFlags::empty()) {
+        let n = match tee(from.as_fd(), hash_w.as_fd()) {
             Ok(0) => return false,
             Ok(n) => n,
             Err(Errno::INTR) => continue,
@@ -259,14 +239,9 @@ pub(crate) fn write_all(to: &impl AsFd, mut buf: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The digest of nothing: the hash recorded for a stream that was not captured.
 pub fn empty_hash(algorithm: OutputHash) -> String {
-    Hasher::new(algorithm).finish()
+    OutputHasher::new(algorithm).finish()
 }
 
 #[cfg(test)]
@@ -296,10 +271,50 @@ mod tests {
             let (result, out) = pass_through(from, algorithm);
             assert_eq!(out, data, "{algorithm:?}");
             assert_eq!(result.bytes, data.len() as u64);
-            let mut expected = Hasher::new(algorithm);
+            let mut expected = OutputHasher::new(algorithm);
             expected.update(&data);
             assert_eq!(result.hash, expected.finish());
             assert!(result.complete);
         }
+    }
+
+    /// tee(2) that works twice, then fails as a kernel short of memory would.
+    fn tee_failing_after_two(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<usize, Errno> {
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2 {
+            return Err(Errno::NOMEM);
+        }
+        rustix::pipe::tee(from, to, CHUNK, SpliceFlags::empty())
+    }
+
+    #[test]
+    fn a_tee_that_fails_part_way_loses_and_reorders_nothing() {
+        // Bytes teed (and hashed on the hashing thread) come before the bytes copied after.
+        let data: Vec<u8> = (0..5 * CHUNK + 3).map(|i| (i * 7 % 253) as u8).collect();
+        let (from, mut writer) = std::io::pipe().unwrap();
+        let expected = data.clone();
+        let feeding = std::thread::spawn(move || writer.write_all(&expected).unwrap());
+        let mut to = tempfile::tempfile().unwrap();
+        let tee = Tee::start_with(
+            from,
+            to.try_clone().unwrap(),
+            OutputHash::Blake3,
+            tee_failing_after_two,
+        );
+        let result = tee.finish(Duration::from_secs(30));
+        feeding.join().unwrap();
+        let mut out = Vec::new();
+        std::io::Seek::rewind(&mut to).unwrap();
+        std::io::Read::read_to_end(&mut to, &mut out).unwrap();
+        assert!(
+            out == data,
+            "the destination got {} of {} bytes, or in another order",
+            out.len(),
+            data.len()
+        );
+        let mut digest = OutputHasher::new(OutputHash::Blake3);
+        digest.update(&data);
+        assert_eq!(result.hash, digest.finish());
+        assert_eq!(result.bytes, data.len() as u64);
     }
 }

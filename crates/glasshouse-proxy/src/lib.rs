@@ -419,9 +419,10 @@ fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
 /// told why in an HTTP 503 answer (which a SOCKS5 client takes for a failed handshake).
 fn refuse_over_limit(client: UnixStream, shared: &Shared) {
     use std::io::Write as _;
+    let most = shared.config.max_connections;
     let why = format!(
-        "the proxy serves at most {} connections at once",
-        shared.config.max_connections
+        "the proxy serves at most {most} connection{} at once",
+        if most == 1 { "" } else { "s" }
     );
     shared.bad_request("unknown", &why);
     let _ = client.set_write_timeout(Some(Duration::from_millis(100)));

@@ -498,7 +498,7 @@ echo third=$code"#
         .filter(|p| {
             p["reason"]
                 .as_str()
-                .is_some_and(|why| why.contains("at most 1 connections at once"))
+                .is_some_and(|why| why.contains("at most 1 connection at once"))
         })
         .collect();
     assert_eq!(refused.len(), 1, "{proxied:#?}");

@@ -109,26 +109,35 @@ impl Receipt {
     /// (skipping everything else), once into the receipt. A receipt of hundreds of megabytes
     /// therefore needs about the memory of its parsed form, not that plus its text.
     pub fn read(path: &Path) -> Result<Self, ReceiptError> {
-        let open = || {
-            std::fs::File::open(path)
-                .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
-                .map_err(|cause| ReceiptError::Io {
-                    action: "cannot read receipt",
-                    path: path.to_owned(),
-                    cause,
-                })
+        let file = std::fs::File::open(path).map_err(|cause| ReceiptError::Io {
+            action: "cannot read receipt",
+            path: path.to_owned(),
+            cause,
+        })?;
+        Self::read_open(&file, path)
+    }
+
+    /// [`Receipt::read`] of a file already open (by a caller that opened it with another
+    /// user's rights); `path` names it in errors. The file must be seekable.
+    pub fn read_open(file: &std::fs::File, path: &Path) -> Result<Self, ReceiptError> {
+        use std::io::Seek as _;
+        let io = |cause| ReceiptError::Io {
+            action: "cannot read receipt",
+            path: path.to_owned(),
+            cause,
         };
         let read_error = |e: serde_json::Error| match e.io_error_kind() {
-            Some(kind) => ReceiptError::Io {
-                action: "cannot read receipt",
-                path: path.to_owned(),
-                cause: std::io::Error::new(kind, e.to_string()),
-            },
+            Some(kind) => io(std::io::Error::new(kind, e)),
             None => ReceiptError::Malformed(e),
         };
-        let probe: VersionProbe = serde_json::from_reader(open()?).map_err(read_error)?;
+        let from_start = || -> Result<_, ReceiptError> {
+            let mut f = file;
+            f.rewind().map_err(io)?;
+            Ok(std::io::BufReader::with_capacity(1 << 16, f))
+        };
+        let probe: VersionProbe = serde_json::from_reader(from_start()?).map_err(read_error)?;
         check_version(probe.version())?;
-        serde_json::from_reader(open()?).map_err(read_error)
+        serde_json::from_reader(from_start()?).map_err(read_error)
     }
 
     /// Pretty JSON with a trailing newline.

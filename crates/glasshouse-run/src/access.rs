@@ -53,13 +53,27 @@ const READ_LIMIT: u64 = 64 << 20;
 /// under sudo (`--policy`, `--redaction-rules`): root does not read for them what they could not
 /// read themselves.
 pub fn read_as(path: &Path, reader: Option<&Credentials>) -> std::io::Result<Vec<u8>> {
-    let Some(user) = reader.filter(|u| u.uid != 0) else {
-        return std::fs::read(path);
-    };
-    as_user(user.uid, user.gid, &user.groups, || {
-        Some(read_limited(path))
-    })
-    .unwrap_or_else(|| {
+    match reader.filter(|u| u.uid != 0) {
+        None => std::fs::read(path),
+        Some(user) => acting_as(user, || read_limited(path)),
+    }
+}
+
+/// Opens the file at `path` for reading as `reader` would ([`read_as`], for files too large to
+/// hold whole, such as receipts: what is read from it later is what that open allowed).
+pub fn open_as(path: &Path, reader: Option<&Credentials>) -> std::io::Result<std::fs::File> {
+    match reader.filter(|u| u.uid != 0) {
+        None => std::fs::File::open(path),
+        Some(user) => acting_as(user, || std::fs::File::open(path)),
+    }
+}
+
+/// `f` on a thread that has become `user` ([`as_user`]).
+fn acting_as<T: Send>(
+    user: &Credentials,
+    f: impl FnOnce() -> std::io::Result<T> + Send,
+) -> std::io::Result<T> {
+    as_user(user.uid, user.gid, &user.groups, || Some(f())).unwrap_or_else(|| {
         Err(std::io::Error::other(format!(
             "cannot take the ids of uid {} to open it",
             user.uid
@@ -71,15 +85,23 @@ pub fn read_as(path: &Path, reader: Option<&Credentials>) -> std::io::Result<Vec
 /// user it was read as.
 pub fn read_for(what: &str, path: &Path, reader: Option<&Credentials>) -> Result<Vec<u8>, String> {
     read_as(path, reader).map_err(|e| {
-        let whom = match reader {
-            Some(user) if user.uid != 0 => format!(
-                " as uid {}, the user who started glasshouse through sudo (glasshouse reads the files that user names with that user's rights; name one they can read, or, in a root shell opened with sudo -i, unset SUDO_UID and SUDO_GID)",
-                user.uid
-            ),
-            _ => String::new(),
-        };
-        format!("cannot read {what} {}{whom}: {e}", path.display())
+        format!(
+            "cannot read {what} {}{}: {e}",
+            path.display(),
+            as_whom(reader)
+        )
     })
+}
+
+/// How an error reading a file for `reader` names the reader: empty for glasshouse itself.
+pub fn as_whom(reader: Option<&Credentials>) -> String {
+    match reader {
+        Some(user) if user.uid != 0 => format!(
+            " as uid {}, the user who started glasshouse through sudo (glasshouse reads the files that user names with that user's rights; name one they can read, or, in a root shell opened with sudo -i, unset SUDO_UID and SUDO_GID)",
+            user.uid
+        ),
+        _ => String::new(),
+    }
 }
 
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {

@@ -1,9 +1,10 @@
 //! `glasshouse policy check|explain`: thin glue over the glasshouse-policy crate, which does
 //! the judging.
 
+use crate::show::read_receipt;
 use anyhow::Context as _;
 use glasshouse_policy::{violation_line, Action, Context, Effect, Finding};
-use glasshouse_receipt::{OsText, Receipt, ReceiptError};
+use glasshouse_receipt::OsText;
 use glasshouse_run::check::LoadedPolicy;
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -162,16 +163,6 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
     Ok(match explanation.decision.effect {
         Effect::Allow => EXIT_PASS,
         Effect::Deny => EXIT_FAIL,
-    })
-}
-
-/// Reads a receipt; every error names the file.
-fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
-    // A ReceiptError's message already includes its cause, so only the message is kept: with
-    // the cause chained as well, `{:#}` would print it twice.
-    Receipt::read(path).map_err(|e| match e {
-        ReceiptError::Io { .. } => anyhow::anyhow!("{e}"),
-        other => anyhow::anyhow!("receipt {}: {other}", path.display()),
     })
 }
 

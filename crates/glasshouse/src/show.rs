@@ -98,9 +98,17 @@ fn show(args: &ShowArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Reads a receipt of any version this build accepts; every error names the file.
+/// Reads a receipt of any version this build accepts, under sudo with the invoking user's
+/// rights (as `run` reads the files that user names); every error names the file.
 pub fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
-    Receipt::read(path).map_err(|e| match e {
+    let invoker = glasshouse_run::user::invoker()?;
+    let file = glasshouse_run::access::open_as(path, invoker.as_ref()).map_err(|e| {
+        let whom = glasshouse_run::access::as_whom(invoker.as_ref());
+        anyhow::anyhow!("cannot read receipt {}{whom}: {e}", path.display())
+    })?;
+    // A ReceiptError's message already includes its cause, so only the message is kept: with
+    // the cause chained as well, `{:#}` would print it twice.
+    Receipt::read_open(&file, path).map_err(|e| match e {
         ReceiptError::Io { .. } => anyhow::anyhow!("{e}"),
         other => anyhow::anyhow!("receipt {}: {other}", path.display()),
     })

@@ -372,3 +372,60 @@ fn a_redaction_key_is_made_only_where_the_invoking_user_could_make_it() {
     );
     assert!(dir.path().join("ran").exists());
 }
+
+/// Under sudo, `show`, `diff` and `policy check` read a receipt with the invoking user's rights
+/// too: a root-only receipt is refused and nothing of it is shown; the same receipt made
+/// readable is shown.
+#[test]
+fn receipts_read_under_sudo_are_read_with_the_invoking_users_rights() {
+    let dir = open_dir();
+    let out = glasshouse(dir.path())
+        .args([
+            "run",
+            "--profile",
+            "host",
+            "--quiet",
+            "--receipt",
+            "roots.json",
+        ])
+        .args(["--", "cat", "/etc/hostname"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let receipt = dir.path().join("roots.json");
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "version = 1\ndefault = \"deny\"\n").unwrap();
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // What each says of a receipt it could read: its content, or that nothing differs.
+    let cases: [(&[&str], &str); 3] = [
+        (&["show", "roots.json"], "/etc/hostname"),
+        (&["diff", "roots.json", "roots.json"], "no differences"),
+        (
+            &["policy", "check", "--policy", "p.toml", "roots.json"],
+            "/etc/hostname",
+        ),
+    ];
+    for (mode, readable) in [(0o600, false), (0o644, true)] {
+        std::fs::set_permissions(&receipt, std::fs::Permissions::from_mode(mode)).unwrap();
+        for (args, says) in cases {
+            let out = glasshouse(dir.path())
+                .args(args)
+                .env("SUDO_UID", NOBODY.to_string())
+                .env("SUDO_GID", NOBODY.to_string())
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let what = format!("{args:?}, mode {mode:o}");
+            assert_eq!(text.contains("as uid 65534"), !readable, "{what}: {text}");
+            assert_eq!(text.contains(says), readable, "{what}: {text}");
+            assert!(
+                readable || !text.contains("/etc/hostname"),
+                "{what}: {text}"
+            );
+        }
+    }
+}

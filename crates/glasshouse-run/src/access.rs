@@ -51,11 +51,25 @@ const READ_LIMIT: u64 = 64 << 20;
 /// it may be opened, through every directory and symlink of the path, in one open, and what it
 /// shows), or as glasshouse when `reader` is `None` or root. Used for the files a user names
 /// under sudo (`--policy`, `--redaction-rules`): root does not read for them what they could not
-/// read themselves.
+/// read themselves. For a user, only a regular file outside `/proc` is read, and at most
+/// [`READ_LIMIT`] bytes of it.
 pub fn read_as(path: &Path, reader: Option<&Credentials>) -> std::io::Result<Vec<u8>> {
     match reader.filter(|u| u.uid != 0) {
         None => std::fs::read(path),
-        Some(user) => acting_as(user, || read_limited(path)),
+        Some(user) => acting_as(user, || {
+            use std::io::Read as _;
+            let mut bytes = Vec::new();
+            open_regular(path)?
+                .take(READ_LIMIT + 1)
+                .read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > READ_LIMIT {
+                return Err(std::io::Error::other(format!(
+                    "it is larger than {} MiB",
+                    READ_LIMIT >> 20
+                )));
+            }
+            Ok(bytes)
+        }),
     }
 }
 
@@ -64,8 +78,60 @@ pub fn read_as(path: &Path, reader: Option<&Credentials>) -> std::io::Result<Vec
 pub fn open_as(path: &Path, reader: Option<&Credentials>) -> std::io::Result<std::fs::File> {
     match reader.filter(|u| u.uid != 0) {
         None => std::fs::File::open(path),
-        Some(user) => acting_as(user, || std::fs::File::open(path)),
+        Some(user) => acting_as(user, || open_regular(path)),
     }
+}
+
+/// [`read_as`], its error as a sentence naming `what` was read, the path and, under sudo, the
+/// user it was read as.
+pub fn read_for(what: &str, path: &Path, reader: Option<&Credentials>) -> Result<Vec<u8>, String> {
+    read_as(path, reader).map_err(|e| cannot_read(what, path, reader, &e))
+}
+
+/// [`open_as`], its error as [`read_for`] words it.
+pub fn open_for(
+    what: &str,
+    path: &Path,
+    reader: Option<&Credentials>,
+) -> Result<std::fs::File, String> {
+    open_as(path, reader).map_err(|e| cannot_read(what, path, reader, &e))
+}
+
+fn cannot_read(
+    what: &str,
+    path: &Path,
+    reader: Option<&Credentials>,
+    e: &std::io::Error,
+) -> String {
+    let whom = match reader {
+        Some(user) if user.uid != 0 => format!(
+            " as uid {}, the user who started glasshouse through sudo (glasshouse reads the files that user names with that user's rights; name one they can read, or, in a root shell opened with sudo -i, unset SUDO_UID and SUDO_GID)",
+            user.uid
+        ),
+        _ => String::new(),
+    };
+    format!("cannot read {what} {}{whom}: {e}", path.display())
+}
+
+/// Opens `path` without waiting (a FIFO would hold the acting thread, as the user, for as long
+/// as nobody writes) and keeps it only when it is a regular file outside `/proc` (whose files
+/// show the acting thread's own process, glasshouse, to it).
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, fstat, fstatfs, FileType, Mode, OFlags};
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    if FileType::from_raw_mode(fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    if fstatfs(&fd)?.f_type as i64 == PROC_SUPER_MAGIC {
+        return Err(std::io::Error::other("it is a file of /proc"));
+    }
+    fcntl_setfl(&fd, fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
+    Ok(std::fs::File::from(fd))
 }
 
 /// `f` on a thread that has become `user` ([`as_user`]).
@@ -79,44 +145,6 @@ fn acting_as<T: Send>(
             user.uid
         )))
     })
-}
-
-/// [`read_as`], its error as a sentence naming `what` was read, the path and, under sudo, the
-/// user it was read as.
-pub fn read_for(what: &str, path: &Path, reader: Option<&Credentials>) -> Result<Vec<u8>, String> {
-    read_as(path, reader).map_err(|e| {
-        format!(
-            "cannot read {what} {}{}: {e}",
-            path.display(),
-            as_whom(reader)
-        )
-    })
-}
-
-/// How an error reading a file for `reader` names the reader: empty for glasshouse itself.
-pub fn as_whom(reader: Option<&Credentials>) -> String {
-    match reader {
-        Some(user) if user.uid != 0 => format!(
-            " as uid {}, the user who started glasshouse through sudo (glasshouse reads the files that user names with that user's rights; name one they can read, or, in a root shell opened with sudo -i, unset SUDO_UID and SUDO_GID)",
-            user.uid
-        ),
-        _ => String::new(),
-    }
-}
-
-fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(READ_LIMIT + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > READ_LIMIT {
-        return Err(std::io::Error::other(format!(
-            "it is larger than {} MiB",
-            READ_LIMIT >> 20
-        )));
-    }
-    Ok(bytes)
 }
 
 /// Runs `f` on a thread of its own that has become the user `uid`/`gid` with exactly `groups`:

@@ -143,14 +143,21 @@ impl Dirs {
                 .map_err(|e| RunError::Refused(format!("{e}; choose another --receipt path")))?;
             if let Some(user) = owner.filter(|u| u.uid != 0) {
                 let uid = user.uid;
-                if !crate::access::allowed(
-                    Some(std::os::fd::AsFd::as_fd(&dir)),
-                    None,
-                    uid,
-                    user.gid,
-                    &user.groups,
-                    crate::access::WRITE,
-                ) {
+                let may_write = |dir_fd, path| {
+                    crate::access::allowed(
+                        dir_fd,
+                        path,
+                        uid,
+                        user.gid,
+                        &user.groups,
+                        crate::access::WRITE,
+                    )
+                };
+                // The directory held (whatever its path leads to later), and reached by its path
+                // as the user would (every directory on the way must let them through).
+                if !may_write(Some(std::os::fd::AsFd::as_fd(&dir)), None)
+                    || !may_write(None, Some(dir.path()))
+                {
                     return Err(RunError::Refused(format!(
                         "cannot write receipt to {}: its directory {} is not writable by uid {uid}, the user the receipt is written for, and glasshouse (root) does not write where that user could not (the path may lead through a symlink); choose a directory of that user's for --receipt",
                         path.display(),

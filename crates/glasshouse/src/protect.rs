@@ -95,7 +95,7 @@ impl Protection {
         .map_err(|e| e.to_string())?;
         let key_path = match &args.redaction_key {
             Some(p) => {
-                refuse_key_made_where_the_user_could_not(p, user)?;
+                refuse_to_make_a_key_for_the_user(p, user)?;
                 p.clone()
             }
             None => RedactionKey::default_path().map_err(|e| e.to_string())?,
@@ -142,10 +142,11 @@ impl Protection {
     }
 }
 
-/// A redaction key named under sudo that does not exist yet would be made by root (with its
-/// directories): only where the invoking user could make it themselves, so that naming a key
-/// cannot make root create files elsewhere. An existing key is read as root (it is never shown).
-fn refuse_key_made_where_the_user_could_not(
+/// A redaction key named under sudo is not made by root: the path is the user's to choose, and
+/// root creating a file (and its directories) wherever it leads, even after checking, could be
+/// led elsewhere in between. The user makes it; an existing key is read as root (it is never
+/// shown), so that the command, running as the user, need not be able to read it.
+fn refuse_to_make_a_key_for_the_user(
     path: &Path,
     user: &glasshouse_run::user::RunUser,
 ) -> Result<(), String> {
@@ -155,25 +156,10 @@ fn refuse_key_made_where_the_user_could_not(
     if std::fs::symlink_metadata(path).is_ok() {
         return Ok(());
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let (uid, gid, groups) = (invoker.uid, invoker.gid, &invoker.groups);
-    if glasshouse_run::access::allowed(
-        None,
-        Some(dir),
-        uid,
-        gid,
-        groups,
-        glasshouse_run::access::WRITE,
-    ) {
-        return Ok(());
-    }
     Err(format!(
-        "redaction key {} does not exist, and its directory {} is not one uid {uid}, the user who started glasshouse through sudo, can write: glasshouse (root) makes keys only where that user could; create the directory as that user, or choose another --redaction-key",
-        path.display(),
-        dir.display()
+        "redaction key {path} does not exist, and glasshouse (root) does not make a key at a path that uid {uid}, the user who started it through sudo, names; make it first (as root, so that the command cannot read it: sudo sh -c 'umask 077; head -c 32 /dev/urandom > {path}'), or leave out --redaction-key to use root's own key",
+        path = path.display(),
+        uid = invoker.uid
     ))
 }
 

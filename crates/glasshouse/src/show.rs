@@ -80,12 +80,16 @@ pub fn run(args: &ShowArgs) -> i32 {
 }
 
 fn show(args: &ShowArgs) -> anyhow::Result<i32> {
-    let receipt = read_receipt(&args.receipt)?;
+    let (receipt, mut file) = open_receipt(&args.receipt)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let bytes = std::fs::read(&args.receipt)
+        // The file this glasshouse opened and checked, not the path again (which could lead
+        // elsewhere by now).
+        drop(receipt);
+        std::io::Seek::rewind(&mut file)
+            .and_then(|()| std::io::copy(&mut file, &mut out))
             .with_context(|| format!("cannot read receipt {}", args.receipt.display()))?;
-        out.write_all(&bytes)
+        Ok(())
     } else {
         let options = ShowOptions {
             all: args.all,
@@ -101,15 +105,19 @@ fn show(args: &ShowArgs) -> anyhow::Result<i32> {
 /// Reads a receipt of any version this build accepts, under sudo with the invoking user's
 /// rights (as `run` reads the files that user names); every error names the file.
 pub fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
+    open_receipt(path).map(|(receipt, _)| receipt)
+}
+
+/// [`read_receipt`], and the file it was read from.
+fn open_receipt(path: &Path) -> anyhow::Result<(Receipt, std::fs::File)> {
     let invoker = glasshouse_run::user::invoker()?;
-    let file = glasshouse_run::access::open_as(path, invoker.as_ref()).map_err(|e| {
-        let whom = glasshouse_run::access::as_whom(invoker.as_ref());
-        anyhow::anyhow!("cannot read receipt {}{whom}: {e}", path.display())
-    })?;
+    let file = glasshouse_run::access::open_for("receipt", path, invoker.as_ref())
+        .map_err(anyhow::Error::msg)?;
     // A ReceiptError's message already includes its cause, so only the message is kept: with
     // the cause chained as well, `{:#}` would print it twice.
-    Receipt::read_open(&file, path).map_err(|e| match e {
+    let receipt = Receipt::read_open(&file, path).map_err(|e| match e {
         ReceiptError::Io { .. } => anyhow::anyhow!("{e}"),
         other => anyhow::anyhow!("receipt {}: {other}", path.display()),
-    })
+    })?;
+    Ok((receipt, file))
 }

@@ -335,11 +335,11 @@ fn files_named_under_sudo_are_read_with_the_invoking_users_rights() {
     }
 }
 
-/// Under sudo, a `--redaction-key` that does not exist is made by root only where the invoking
-/// user could make it: naming one in a directory of root's is refused before anything runs and
-/// creates nothing; in a directory of the user's it is made (mode 0600) and the run goes on.
+/// Under sudo, a `--redaction-key` that does not exist is not made by root (wherever its path
+/// leads): the run is refused before anything runs and nothing is created, in a directory of
+/// root's or of the user's. An existing key is used.
 #[test]
-fn a_redaction_key_is_made_only_where_the_invoking_user_could_make_it() {
+fn a_redaction_key_named_under_sudo_is_not_made_by_root() {
     let dir = open_dir();
     let roots = dir.path().join("roots");
     std::fs::create_dir(&roots).unwrap();
@@ -355,21 +355,23 @@ fn a_redaction_key_is_made_only_where_the_invoking_user_could_make_it() {
             .output()
             .unwrap()
     };
-    for key in [roots.join("new.key"), roots.join("sub/dir/new.key")] {
+    let mine = dir.path().join("mine.key");
+    for key in [
+        roots.join("new.key"),
+        roots.join("sub/dir/new.key"),
+        mine.clone(),
+    ] {
         let out = run(&key);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(125), "{}: {stderr}", key.display());
         assert!(stderr.contains("uid 65534"), "{stderr}");
         assert_eq!(names_in(&roots), Vec::<String>::new(), "{stderr}");
-        assert!(!dir.path().join("ran").exists());
+        assert!(!mine.exists() && !dir.path().join("ran").exists());
     }
-    let theirs = dir.path().join("mine.key");
-    let out = run(&theirs);
+    std::fs::write(&mine, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(&mine);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(
-        std::fs::metadata(&theirs).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
     assert!(dir.path().join("ran").exists());
 }
 
@@ -428,4 +430,76 @@ fn receipts_read_under_sudo_are_read_with_the_invoking_users_rights() {
             );
         }
     }
+}
+
+/// Under sudo, a FIFO (which would hold glasshouse, acting as the user, until someone wrote to
+/// it) and a file of `/proc` (which would show glasshouse's own process to the user) named as a
+/// policy are refused at once, before anything runs.
+#[test]
+fn a_fifo_or_a_proc_file_named_under_sudo_is_refused_at_once() {
+    let dir = open_dir();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).unwrap();
+    for (path, says) in [
+        (fifo.as_path(), "not a regular file"),
+        (Path::new("/proc/self/maps"), "a file of /proc"),
+    ] {
+        let mut child = glasshouse(dir.path())
+            .args([
+                "run",
+                "--profile",
+                "host",
+                "--receipt",
+                "r.json",
+                "--policy",
+            ])
+            .arg(path)
+            .args(["--", "touch", "ran"])
+            .env("SUDO_UID", NOBODY.to_string())
+            .env("SUDO_GID", NOBODY.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = common::wait_within(
+            &mut child,
+            std::time::Duration::from_secs(20),
+            "glasshouse waited on the policy file",
+        );
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(125), "{}: {stderr}", path.display());
+        assert!(stderr.contains(says), "{}: {stderr}", path.display());
+        assert!(!dir.path().join("ran").exists());
+    }
+}
+
+/// Under sudo, a receipt directory that is writable but lies beneath one the user cannot enter
+/// is refused: the user could not have reached it.
+#[test]
+fn a_receipt_directory_the_user_cannot_reach_is_refused() {
+    let dir = open_dir();
+    let closed = dir.path().join("closed");
+    let inner = closed.join("open");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = glasshouse(dir.path())
+        .args(["run", "--profile", "host", "--quiet", "--receipt"])
+        .arg(inner.join("receipt.json"))
+        .args(["--", "touch", "ran"])
+        .env("SUDO_UID", NOBODY.to_string())
+        .env("SUDO_GID", NOBODY.to_string())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("not writable by uid 65534"), "{stderr}");
+    assert_eq!(names_in(&inner), Vec::<String>::new());
+    assert!(!dir.path().join("ran").exists());
 }

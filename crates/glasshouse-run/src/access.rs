@@ -1,7 +1,7 @@
 //! What another user may do with a file: asked of the kernel, or done, on a thread of its own
 //! that has become that user (ids, groups, no capability), so that nothing else of glasshouse
 //! (root) ever runs as them. Used where root acts for the user: the receipt's directory, the
-//! signing key, the policy and redaction rules a user names under sudo.
+//! signing key, and the policies, redaction rules and receipts a user names under sudo.
 
 use glasshouse_backend::Credentials;
 use std::ffi::CString;
@@ -14,9 +14,10 @@ pub const WRITE: i32 = libc::W_OK | libc::X_OK;
 /// Read a file.
 pub const READ: i32 = libc::R_OK;
 
-/// Whether the user `uid`/`gid` with exactly `groups` may do `mode` ([`READ`], [`WRITE`]) to `path` relative to `dir`, or to `dir` itself
-/// when `path` is `None`. Any failure to ask counts as allowed for [`READ`] (the caller refuses
-/// what a user could read) and as refused for [`WRITE`].
+/// Whether the user `uid`/`gid` with exactly `groups` may do `mode` ([`READ`], [`WRITE`]) to
+/// `path` relative to `dir`, or to `dir` itself when `path` is `None`. Any failure to ask counts
+/// as allowed for [`READ`] (the caller refuses what a user could read) and as refused for
+/// [`WRITE`].
 pub fn allowed(
     dir: Option<BorrowedFd<'_>>,
     path: Option<&Path>,

@@ -88,7 +88,7 @@ fn show(args: &ShowArgs) -> anyhow::Result<i32> {
         drop(receipt);
         std::io::Seek::rewind(&mut file)
             .and_then(|()| std::io::copy(&mut file, &mut out))
-            .with_context(|| format!("cannot read receipt {}", args.receipt.display()))?;
+            .with_context(|| format!("cannot copy receipt {} to stdout", args.receipt.display()))?;
         Ok(())
     } else {
         let options = ShowOptions {

@@ -237,7 +237,8 @@ pub enum LossSource {
     Stream,
 }
 
-/// `type: loss`: written at the end of the run, when the counters are read.
+/// `type: loss`: written at the end of the run, when the counters are read; for the kernel's
+/// losses also while the run lasts, as a running total (`running: true`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[non_exhaustive]
 pub struct Loss {
@@ -251,6 +252,11 @@ pub struct Loss {
     /// The receipt list that was full (`filesystem.reads`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<String>,
+    /// A running total while the run lasts: the kernel's loss counters are read every second,
+    /// and a line is written when they grew. The last `loss` line of a source, just before
+    /// `end`, holds the run's total and has no `running`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub running: bool,
 }
 
 /// `type: end`.
@@ -393,6 +399,7 @@ impl Loss {
             count,
             by_hook: BTreeMap::new(),
             list: None,
+            running: false,
         }
     }
 }

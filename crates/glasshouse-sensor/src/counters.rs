@@ -65,6 +65,11 @@ impl Counters {
         }
     }
 
+    /// The per-CPU array open at `fd` (which must outlive the returned value), as [`Counters::of`].
+    pub(crate) fn on_fd(fd: RawFd, slots: u32, cpus: usize) -> Self {
+        Self { fd, slots, cpus }
+    }
+
     /// Each slot's sum over the CPUs.
     pub(crate) fn totals(&self) -> Result<Vec<u64>, String> {
         let mut keys = vec![0u32; self.slots as usize];
@@ -101,8 +106,24 @@ impl Counters {
 
     /// Sets every slot on every CPU to zero.
     pub(crate) fn zero(&self) -> Result<(), String> {
+        self.set_all(&vec![0u64; self.slots as usize * self.cpus])
+    }
+
+    /// Sets every slot to zero but `slot` on the first CPU, to `value`: what a test makes the
+    /// kernel seem to have counted.
+    #[cfg(test)]
+    pub(crate) fn set_one(&self, slot: u32, value: u64) -> Result<(), String> {
+        let mut values = vec![0u64; self.slots as usize * self.cpus];
+        values[slot as usize * self.cpus] = value;
+        self.set_all(&values)
+    }
+
+    /// Writes `values` (`cpus` per slot) into every slot.
+    fn set_all(&self, values: &[u64]) -> Result<(), String> {
+        if values.len() != self.slots as usize * self.cpus {
+            return Err("writing counters: a value for every slot and CPU is needed".into());
+        }
         let keys: Vec<u32> = (0..self.slots).collect();
-        let values = vec![0u64; self.slots as usize * self.cpus];
         let mut attr = BatchAttr {
             keys: keys.as_ptr() as u64,
             values: values.as_ptr() as u64,
@@ -110,7 +131,7 @@ impl Counters {
             map_fd: self.fd as u32,
             ..BatchAttr::default()
         };
-        bpf(BPF_MAP_UPDATE_BATCH, &mut attr).map_err(|e| format!("zeroing counters: {e}"))
+        bpf(BPF_MAP_UPDATE_BATCH, &mut attr).map_err(|e| format!("writing counters: {e}"))
     }
 }
 

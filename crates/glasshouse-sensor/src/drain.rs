@@ -1,6 +1,7 @@
 //! The drain thread: empties the ring buffer in batches into the aggregate while the run lasts.
 
 use crate::aggregate::Aggregator;
+use crate::live_loss::LiveLosses;
 use crate::SensorError;
 use aya::maps::{MapData, RingBuf};
 use std::os::fd::AsFd as _;
@@ -66,8 +67,14 @@ impl Drained {
     }
 }
 
-/// Drains the ring buffer until told to stop, then once more.
-pub(crate) fn drain(mut ring: RingBuf<MapData>, agg: Aggregator, stop: &StopSignal) -> Drained {
+/// Drains the ring buffer until told to stop, then once more; with `live_losses` (a live event
+/// stream), also streams the kernel's losses as they grow.
+pub(crate) fn drain(
+    mut ring: RingBuf<MapData>,
+    agg: Aggregator,
+    stop: &StopSignal,
+    mut live_losses: Option<LiveLosses>,
+) -> Drained {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut out = Drained {
         agg,
@@ -86,6 +93,9 @@ pub(crate) fn drain(mut ring: RingBuf<MapData>, agg: Aggregator, stop: &StopSign
             }
         }
         out.agg.end_batch();
+        if let Some(live) = live_losses.as_mut() {
+            live.poll(std::time::Instant::now(), &out.agg.stream);
+        }
         #[cfg(test)]
         if stop.fail.load(Ordering::Acquire) {
             panic!("drain failure injected by a test");

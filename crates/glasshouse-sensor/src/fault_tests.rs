@@ -83,3 +83,55 @@ fn unreadable_counters_make_the_receipt_incomplete() {
     // What the events said is still there.
     assert!(read_hostname(&obs), "{:?}", obs.filesystem.reads);
 }
+
+/// The kernel's losses reach a live event stream while the run lasts, as a running total, and
+/// again at the end with the run's total: the stats array is set as if the kernel had lost 3
+/// events at sys_enter.
+#[test]
+fn kernel_losses_are_streamed_while_the_run_lasts() {
+    use glasshouse_events::{Event, Limits};
+    let options = SensorOptions {
+        bpf_dir: None,
+        argv: ArgvSetting::Default,
+        keep_programs: false,
+        fault_f_path: 0,
+        kernel_btf: None,
+    };
+    let (sink, queue) = glasshouse_events::channel("run", Limits::default());
+    let sensor = Sensor::start_streaming(&options, std::process::id(), Some(sink.clone()))
+        .expect("the sensor starts (run the tests as root)");
+    let counters =
+        crate::counters::Counters::of(&sensor.stats, crate::counters::STAT_COUNT, sensor.cpus)
+            .unwrap();
+    counters.set_one(3, 3).unwrap(); // sys_enter
+                                     // The drain thread reads the counters about once a second.
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut lines = Vec::new();
+        while queue.next_batch(&mut lines) {
+            for line in lines.drain(..) {
+                if let Event::Loss(loss) = line.event {
+                    if loss.running {
+                        let _ = seen_tx.send(());
+                    }
+                    all.push((loss.count, loss.running, loss.by_hook));
+                }
+            }
+        }
+        all
+    });
+    seen.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a running loss line while the run lasts");
+    let obs = cat_hostname(sensor);
+    sink.close();
+    let losses = reader.join().unwrap();
+    let by_hook = std::collections::BTreeMap::from([("sys_enter".to_owned(), 3)]);
+    assert_eq!(
+        losses,
+        [(3, true, by_hook.clone()), (3, false, by_hook)],
+        "one running line, then the end's total"
+    );
+    assert_eq!(obs.coverage.events_lost, 3);
+    assert!(!obs.coverage.complete);
+}

@@ -27,6 +27,7 @@ mod kept;
 #[cfg(test)]
 mod kept_tests;
 mod kernel_btf;
+mod live_loss;
 mod load;
 mod names;
 mod net;
@@ -252,12 +253,21 @@ impl Sensor {
         // Before the drain thread takes the ring: the probe's event is read here.
         let self_check = self_check::run(threads_fd, &first_thread_entry, &mut ring);
         let stop = Arc::new(StopSignal::new()?);
+        // Only for a live stream: a duplicate of the loss counters' descriptor, the drain
+        // thread's own. Without one the losses still arrive at the end.
+        let live_losses = match &stats {
+            aya::maps::Map::PerCpuArray(data) if stream.is_on() => {
+                data.fd().as_fd().try_clone_to_owned().ok()
+            }
+            _ => None,
+        }
+        .map(|fd| live_loss::LiveLosses::on(fd, cpus));
         let drain = {
             let stop = Arc::clone(&stop);
             let agg = Aggregator::new(root_ppid, stream.clone());
             std::thread::Builder::new()
                 .name("glasshouse-drain".into())
-                .spawn(move || drain(ring, agg, &stop))
+                .spawn(move || drain(ring, agg, &stop, live_losses))
                 .map_err(|e| SensorError::Load(format!("cannot start the drain thread: {e}")))?
         };
         Ok(Self {

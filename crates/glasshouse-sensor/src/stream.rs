@@ -96,6 +96,25 @@ impl Stream {
         self.emit(|| Event::Truncated(ev::Truncated::new(t.pid, &t.kind, t.kept.clone())));
     }
 
+    /// Whether there is a sink at all.
+    pub(crate) fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// While the run lasts: the kernel has lost `total` events so far, `by_hook` of them.
+    pub(crate) fn kernel_losses_so_far(
+        &self,
+        total: u64,
+        by_hook: std::collections::BTreeMap<String, u64>,
+    ) {
+        self.emit(|| {
+            let mut loss = ev::Loss::new(LossSource::Kernel, total);
+            loss.by_hook = by_hook;
+            loss.running = true;
+            Event::Loss(loss)
+        });
+    }
+
     /// At the end of the run: a `loss` line for each kind of gap the receipt counts, then the
     /// note saying how many lines the stream itself dropped, if any.
     pub(crate) fn losses(

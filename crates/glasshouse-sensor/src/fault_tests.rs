@@ -6,15 +6,20 @@ use crate::{ArgvSetting, Observations, Sensor, SensorOptions};
 use std::os::unix::process::CommandExt as _;
 use std::sync::atomic::Ordering;
 
-fn started() -> Sensor {
-    let options = SensorOptions {
+/// The built-in object, loaded afresh (not kept), no fault.
+fn options() -> SensorOptions {
+    SensorOptions {
         bpf_dir: None,
         argv: ArgvSetting::Default,
         keep_programs: false,
         fault_f_path: 0,
         kernel_btf: None,
-    };
-    Sensor::start(&options, std::process::id()).expect("the sensor starts (run the tests as root)")
+    }
+}
+
+fn started() -> Sensor {
+    Sensor::start(&options(), std::process::id())
+        .expect("the sensor starts (run the tests as root)")
 }
 
 /// Runs `cat /etc/hostname` traced by `sensor` and finishes the run.
@@ -90,15 +95,8 @@ fn unreadable_counters_make_the_receipt_incomplete() {
 #[test]
 fn kernel_losses_are_streamed_while_the_run_lasts() {
     use glasshouse_events::{Event, Limits};
-    let options = SensorOptions {
-        bpf_dir: None,
-        argv: ArgvSetting::Default,
-        keep_programs: false,
-        fault_f_path: 0,
-        kernel_btf: None,
-    };
     let (sink, queue) = glasshouse_events::channel("run", Limits::default());
-    let sensor = Sensor::start_streaming(&options, std::process::id(), Some(sink.clone()))
+    let sensor = Sensor::start_streaming(&options(), std::process::id(), Some(sink.clone()))
         .expect("the sensor starts (run the tests as root)");
     let counters =
         crate::counters::Counters::of(&sensor.stats, crate::counters::STAT_COUNT, sensor.cpus)

@@ -17,6 +17,14 @@ fn open_dir() -> tempfile::TempDir {
     dir
 }
 
+/// A `glasshouse` command in `dir`, started as through sudo by `nobody`.
+fn under_sudo(dir: &Path) -> std::process::Command {
+    let mut cmd = glasshouse(dir);
+    cmd.env("SUDO_UID", NOBODY.to_string())
+        .env("SUDO_GID", NOBODY.to_string());
+    cmd
+}
+
 fn owner(path: &Path) -> (u32, u32) {
     let meta =
         std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -55,14 +63,12 @@ fn the_command_cannot_redirect_the_receipt_into_a_directory_it_cannot_write() {
         out = out.display(),
         moved = moved.display()
     );
-    let run = glasshouse(dir.path())
+    let run = under_sudo(dir.path())
         .args(["run", "--profile", "host", "--quiet", "--receipt"])
         .arg(out.join("receipt.json"))
         .arg("--sign-key")
         .arg(&key)
         .args(["--", "sh", "-c", &script])
-        .env("SUDO_UID", NOBODY.to_string())
-        .env("SUDO_GID", NOBODY.to_string())
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(0), "{run:?}");
@@ -98,14 +104,12 @@ fn an_event_stream_path_planted_by_an_earlier_command_is_refused() {
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let events = work.join("events.jsonl");
     let run = |script: &str| {
-        glasshouse(&work)
+        under_sudo(&work)
             .args(["run", "--profile", "host", "--quiet", "--receipt"])
             .arg(work.join("receipt.json"))
             .arg("--events")
             .arg(&events)
             .args(["--", "sh", "-c", script])
-            .env("SUDO_UID", NOBODY.to_string())
-            .env("SUDO_GID", NOBODY.to_string())
             .output()
             .unwrap()
     };
@@ -140,14 +144,12 @@ fn an_event_stream_path_of_another_user_is_refused() {
     let other = dir.path().join("roots.jsonl");
     std::fs::write(&other, "root's own\n").unwrap();
     std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = glasshouse(dir.path())
+    let out = under_sudo(dir.path())
         .args(["run", "--profile", "host", "--quiet", "--receipt"])
         .arg(dir.path().join("receipt.json"))
         .arg("--events")
         .arg(&other)
         .args(["--", "true"])
-        .env("SUDO_UID", NOBODY.to_string())
-        .env("SUDO_GID", NOBODY.to_string())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(125), "{out:?}");
@@ -169,12 +171,10 @@ fn a_receipt_directory_planted_by_an_earlier_command_is_refused() {
     std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = work.join("out");
     let run = |script: &str| {
-        glasshouse(&work)
+        under_sudo(&work)
             .args(["run", "--profile", "host", "--quiet", "--receipt"])
             .arg(out.join("receipt.json"))
             .args(["--", "sh", "-c", script])
-            .env("SUDO_UID", NOBODY.to_string())
-            .env("SUDO_GID", NOBODY.to_string())
             .output()
             .unwrap()
     };
@@ -204,15 +204,13 @@ fn a_signing_key_the_command_could_read_is_refused() {
     common::keygen(dir.path(), &key);
     let marker = dir.path().join("ran");
     let run = || {
-        glasshouse(dir.path())
+        under_sudo(dir.path())
             .args(["run", "--profile", "host", "--quiet", "--receipt"])
             .arg(dir.path().join("receipt.json"))
             .arg("--sign-key")
             .arg(&key)
             .args(["--", "touch"])
             .arg(&marker)
-            .env("SUDO_UID", NOBODY.to_string())
-            .env("SUDO_GID", NOBODY.to_string())
             .output()
             .unwrap()
     };
@@ -252,14 +250,12 @@ print("tty:" + attempt(lambda: os.open("/dev/tty", os.O_RDWR)), "stdin:" + attem
 fn typing_into_the_callers_terminal(profile: bool) -> String {
     let dir = open_dir();
     let (master, slave) = common::open_pty();
-    let mut cmd = glasshouse(dir.path());
+    let mut cmd = under_sudo(dir.path());
     cmd.arg("run");
     if profile {
         cmd.args(["--profile", "host", "--quiet"]);
     }
     cmd.args(["--", "/usr/bin/python3", "-c", TYPE_INTO_TERMINAL])
-        .env("SUDO_UID", NOBODY.to_string())
-        .env("SUDO_GID", NOBODY.to_string())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     common::on_terminal(&mut cmd, slave, &[0]);
@@ -308,13 +304,11 @@ fn files_named_under_sudo_are_read_with_the_invoking_users_rights() {
     for (mode, readable) in [(0o600, false), (0o640, false), (0o644, true)] {
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(mode)).unwrap();
         for (before, flag, after, code) in &cases {
-            let out = glasshouse(dir.path())
+            let out = under_sudo(dir.path())
                 .args(before)
                 .arg(flag)
                 .arg(&secret)
                 .args(*after)
-                .env("SUDO_UID", NOBODY.to_string())
-                .env("SUDO_GID", NOBODY.to_string())
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -345,13 +339,11 @@ fn a_redaction_key_named_under_sudo_is_not_made_by_root() {
     std::fs::create_dir(&roots).unwrap();
     std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = |key: &Path| {
-        glasshouse(dir.path())
+        under_sudo(dir.path())
             .args(["run", "--profile", "host", "--quiet", "--receipt", "r.json"])
             .arg("--redaction-key")
             .arg(key)
             .args(["--", "touch", "ran"])
-            .env("SUDO_UID", NOBODY.to_string())
-            .env("SUDO_GID", NOBODY.to_string())
             .output()
             .unwrap()
     };
@@ -410,12 +402,7 @@ fn receipts_read_under_sudo_are_read_with_the_invoking_users_rights() {
     for (mode, readable) in [(0o600, false), (0o644, true)] {
         std::fs::set_permissions(&receipt, std::fs::Permissions::from_mode(mode)).unwrap();
         for (args, says) in cases {
-            let out = glasshouse(dir.path())
-                .args(args)
-                .env("SUDO_UID", NOBODY.to_string())
-                .env("SUDO_GID", NOBODY.to_string())
-                .output()
-                .unwrap();
+            let out = under_sudo(dir.path()).args(args).output().unwrap();
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
@@ -449,7 +436,7 @@ fn a_fifo_or_a_proc_file_named_under_sudo_is_refused_at_once() {
         (fifo.as_path(), "not a regular file"),
         (Path::new("/proc/self/maps"), "a file of /proc"),
     ] {
-        let mut child = glasshouse(dir.path())
+        let mut child = under_sudo(dir.path())
             .args([
                 "run",
                 "--profile",
@@ -460,8 +447,6 @@ fn a_fifo_or_a_proc_file_named_under_sudo_is_refused_at_once() {
             ])
             .arg(path)
             .args(["--", "touch", "ran"])
-            .env("SUDO_UID", NOBODY.to_string())
-            .env("SUDO_GID", NOBODY.to_string())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -489,12 +474,10 @@ fn a_receipt_directory_the_user_cannot_reach_is_refused() {
     std::fs::create_dir_all(&inner).unwrap();
     std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let out = glasshouse(dir.path())
+    let out = under_sudo(dir.path())
         .args(["run", "--profile", "host", "--quiet", "--receipt"])
         .arg(inner.join("receipt.json"))
         .args(["--", "touch", "ran"])
-        .env("SUDO_UID", NOBODY.to_string())
-        .env("SUDO_GID", NOBODY.to_string())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
